@@ -187,6 +187,21 @@ class Machine:
         self.hooks: dict[str, Any] = {}
         #: tracepoint sink: ``tracer(event, **fields)`` or None
         self.tracer: Any = None
+        #: the event loop (mmsim.kthread.Scheduler) while a simulation runs
+        self.sched: Any = None
+        from mmsim.cost import CostModel
+
+        #: CPU/I-O time per unit of work (mmsim.cost.CostModel)
+        self.cost = CostModel()
+        #: the swap area (mmsim.mm.swap.SwapArea) or None: no swap
+        self.swap: Any = None
+        #: the block device for writeback (mmsim.mm.page_io.BlockDevice) or None
+        self.blockdev: Any = None
+        #: slab shrinkers (``register_shrinker``)
+        self.shrinkers: list[Any] = []
+        #: owners of LRU pages (address spaces, anonymous regions) by id
+        self.mappings: list[Any] = []
+        self.page_cluster = 3
         self.sysctl = sysctl
         sysctl._bind(self)
 
@@ -465,11 +480,20 @@ class Node:
         #: node-level counters printed under "per-node stats"
         self.node_stat: dict[str, int] = {}
         # kswapd / kcompactd request state (filled by the daemons' modules)
+        from mmsim.kthread import WaitQueue
+
+        self.kswapd_wait = WaitQueue(f"kswapd_wait{node_id}")
+        self.pfmemalloc_wait = WaitQueue(f"pfmemalloc_wait{node_id}")
+        self.kcompactd_wait = WaitQueue(f"kcompactd_wait{node_id}")
+        self.kswapd: Any = None
+        self.kcompactd: Any = None
         self.kswapd_order = 0
         self.kswapd_classzone_idx = MAX_NR_ZONES
         self.kswapd_failures = 0
         self.kcompactd_max_order = 0
         self.kcompactd_classzone_idx = MAX_NR_ZONES
+        #: PGDAT_CONGESTED / PGDAT_DIRTY / PGDAT_WRITEBACK (mm.vmscan)
+        self.pgdat_flags = 0
         self.totalreserve_pages = 0
         #: order-0 pages go through per-cpu lists (False: straight to the buddy)
         self.pcp_enabled = True

@@ -1,0 +1,245 @@
+"""The allocator's slow path: wake kswapd, dip to min, reclaim directly, or fail.
+
+When ``get_page_from_freelist`` finds no zone above its *low* watermark the
+allocation enters ``__alloc_pages_slowpath``: it wakes the kswapd of every node
+in its zonelist (``wake_all_kswapds``), retries against the *min* watermark -
+which is what lets kswapd's background work keep most allocations from ever
+waiting - and only when free memory is below min does the allocating task
+reclaim pages itself (``__alloc_pages_direct_reclaim``, counted as an
+``allocstall``). Direct reclaim may first be throttled until kswapd has brought
+back half of the min reserve. Requests that keep failing retry while reclaim
+makes progress (``should_reclaim_retry``) and end in the OOM killer.
+
+mmsim runs this as a task generator: ``yield from alloc_pages_task(...)``
+returns the pfns obtained and costs simulated time for any reclaim done. A
+request for many order-0 pages is served as consecutive single-page
+allocations would be: each round takes as many pages as the current
+watermark allows, and only a shortfall goes through the next slow-path step.
+
+Kernel source: mm/page_alloc.c ``__alloc_pages_nodemask``,
+``__alloc_pages_slowpath``, ``gfp_to_alloc_flags``, ``wake_all_kswapds``,
+``__alloc_pages_direct_reclaim``, ``should_reclaim_retry``,
+``__alloc_pages_may_oom``; https://elixir.bootlin.com/linux/v5.0/ident/__alloc_pages_slowpath
+
+Simplifications
+---------------
+* Direct compaction is called through ``machine.hooks["direct_compact"]``
+  (filled by the compaction module); without it high-order requests rely on
+  reclaim alone.
+* No cpusets, no ``__GFP_THISNODE``/NUMA policies, no ``__GFP_NOFAIL`` loop
+  beyond the OOM killer, no memcg charging.
+* The OOM killer kills the allocating task itself (the memory hog in a
+  simulation is usually the allocator) and records ``oom_kill``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mmsim.kthread import PF_MEMALLOC, Run
+from mmsim.mm import gfp as G
+from mmsim.mm.mmzone import MAX_ORDER, PAGE_ALLOC_COSTLY_ORDER, WMARK_MIN
+from mmsim.mm.page_alloc import (
+    ALLOC_CMA,
+    ALLOC_CPUSET,
+    ALLOC_HIGH,
+    ALLOC_KSWAPD,
+    ALLOC_NO_WATERMARKS,
+    ALLOC_WMARK_MIN,
+    __zone_watermark_ok,
+    alloc_pages,
+    alloc_pages_bulk,
+    drain_all_pages,
+    fast_path_alloc_flags,
+    prepare_alloc_pages,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mmsim.mm.mmzone import Node
+
+MAX_RECLAIM_RETRIES = 16
+Gen = Generator[Any, Any, Any]
+
+
+class OutOfMemory(Exception):
+    """Raised inside a task's generator when the OOM killer picked it."""
+
+    def __init__(self, order: int, gfp: int, nr_pages: int):
+        super().__init__(f"out of memory: order {order}, gfp {G.show_gfp_flags(gfp)}, "
+                         f"{nr_pages} pages still wanted")
+        self.order = order
+        self.gfp = gfp
+        self.nr_pages = nr_pages
+
+
+def gfp_to_alloc_flags(gfp: int, task_flags: int = 0) -> int:
+    """Slow-path ALLOC_* flags (``gfp_to_alloc_flags``): MIN watermark and friends.
+
+    >>> from mmsim.mm.page_alloc import ALLOC_HIGH, ALLOC_HARDER, ALLOC_KSWAPD
+    >>> f = gfp_to_alloc_flags(G.GFP_ATOMIC)
+    >>> bool(f & ALLOC_HIGH), bool(f & ALLOC_HARDER), bool(f & ALLOC_KSWAPD)
+    (True, True, True)
+    """
+    alloc_flags = ALLOC_WMARK_MIN | ALLOC_CPUSET
+    if gfp & G.__GFP_HIGH:
+        alloc_flags |= ALLOC_HIGH
+    if gfp & G.__GFP_ATOMIC:
+        if not gfp & G.__GFP_NOMEMALLOC:
+            alloc_flags |= ALLOC_HARDER
+        alloc_flags &= ~ALLOC_CPUSET
+    if gfp & G.__GFP_KSWAPD_RECLAIM:
+        alloc_flags |= ALLOC_KSWAPD
+    if G.gfpflags_to_migratetype(gfp) == 1:  # MIGRATE_MOVABLE
+        alloc_flags |= ALLOC_CMA
+    return alloc_flags
+
+
+def wake_all_kswapds(node: Node, order: int, gfp: int, high_zoneidx: int) -> None:
+    """Ask each node of the zonelist once to reclaim (``wake_all_kswapds``)."""
+    from mmsim.mm.vmscan import wakeup_kswapd
+
+    ac = prepare_alloc_pages(node, gfp)
+    last = None
+    for zone in ac.zonelist:
+        if zone.node is last:
+            continue
+        last = zone.node
+        wakeup_kswapd(zone, gfp, order, high_zoneidx)
+
+
+def should_reclaim_retry(node: Node, gfp: int, order: int, alloc_flags: int,
+                         did_some_progress: bool, no_progress_loops: int) -> tuple[bool, int]:
+    """Retry after reclaim? (``should_reclaim_retry``) Returns (retry, no_progress_loops).
+
+    Progress on an order ≤ 3 request resets the loop count; more than 16 loops
+    without progress give up. Otherwise retry if some zone would pass the min
+    watermark counting its reclaimable pages as free.
+    """
+    from mmsim.mm.vmscan import zone_reclaimable_pages
+
+    if did_some_progress and order <= PAGE_ALLOC_COSTLY_ORDER:
+        no_progress_loops = 0
+    else:
+        no_progress_loops += 1
+    if no_progress_loops > MAX_RECLAIM_RETRIES:
+        return False, no_progress_loops
+    ac = prepare_alloc_pages(node, gfp)
+    for zone in ac.zonelist:
+        available = zone_reclaimable_pages(zone) + zone.nr_free_pages
+        if __zone_watermark_ok(zone, order, zone.wmark_pages(WMARK_MIN), ac.classzone_idx,
+                               alloc_flags, available):
+            return True, no_progress_loops
+    return False, no_progress_loops
+
+
+def _take(node: Node, nr: int, order: int, gfp: int, kind: Any, alloc_flags: int) -> np.ndarray:
+    if order == 0:
+        return alloc_pages_bulk(node, nr, gfp, kind=kind, alloc_flags=alloc_flags)
+    out = []
+    for _ in range(nr):
+        pfn = alloc_pages(node, order, gfp, kind=kind, alloc_flags=alloc_flags)
+        if pfn is None:
+            break
+        out.append(pfn)
+    return np.asarray(out, dtype=np.int64)
+
+
+def alloc_pages_task(node: Node, nr: int, gfp: int | str, *, order: int = 0,
+                     kind: Any = None) -> Gen:
+    """Allocate ``nr`` blocks of ``2**order`` pages from a task; returns their pfns.
+
+    Fast path at *low*; for the shortfall the slow path: wake kswapd, retry at
+    *min*, direct reclaim (with throttling), retry while progress is made;
+    finally OOM, which raises :class:`OutOfMemory` in the calling task.
+    """
+    from mmsim.mm.vmscan import try_to_free_pages
+
+    if isinstance(gfp, str):
+        gfp = G.parse_gfp(gfp)
+    if not 0 <= order < MAX_ORDER:
+        raise ValueError(f"order: {order} is out of range; allowed 0..{MAX_ORDER - 1}")
+    machine = node.machine
+    sched = machine.sched
+    ac = prepare_alloc_pages(node, gfp)
+    parts: list[np.ndarray] = []
+    got = 0
+    fast = fast_path_alloc_flags(gfp, ac.migratetype)
+    p = _take(node, nr, order, gfp, kind, fast)
+    parts.append(p)
+    got += p.size
+    if got < nr:
+        task = sched.current if sched is not None else None
+        task_flags = task.flags if task is not None else 0
+        alloc_flags = gfp_to_alloc_flags(gfp, task_flags)
+        no_progress_loops = 0
+        drained = False
+        first = True
+        while got < nr:
+            if alloc_flags & ALLOC_KSWAPD:
+                wake_all_kswapds(node, order, gfp, ac.high_zoneidx)
+            flags = alloc_flags
+            if task_flags & PF_MEMALLOC or gfp & G.__GFP_MEMALLOC:
+                flags = ALLOC_NO_WATERMARKS
+            p = _take(node, nr - got, order, gfp, kind, flags)
+            parts.append(p)
+            got += p.size
+            if got >= nr:
+                break
+            if first and order and _direct_compact(node, gfp, order) is not None:
+                pass
+            first = False
+            if not gfp & G.__GFP_DIRECT_RECLAIM or task_flags & PF_MEMALLOC:
+                break  # GFP_ATOMIC / GFP_NOWAIT / kswapd: fail
+            # __alloc_pages_direct_reclaim
+            progress = yield from try_to_free_pages(node, order, gfp)
+            p = _take(node, nr - got, order, gfp, kind, alloc_flags)
+            if not p.size and progress and not drained:
+                drain_all_pages(node)
+                drained = True
+                p = _take(node, nr - got, order, gfp, kind, alloc_flags)
+            parts.append(p)
+            got += p.size
+            if got >= nr:
+                break
+            if gfp & G.__GFP_NORETRY:
+                break
+            if order > PAGE_ALLOC_COSTLY_ORDER and not gfp & G.__GFP_RETRY_MAYFAIL:
+                break
+            retry, no_progress_loops = should_reclaim_retry(node, gfp, order, alloc_flags,
+                                                           bool(progress), no_progress_loops)
+            if retry:
+                continue
+            # __alloc_pages_may_oom: last try at the high watermark, then the OOM killer
+            hi = ALLOC_CMA if ac.migratetype == 1 else 0
+            p = _take(node, nr - got, order, gfp, kind, hi | 2)  # ALLOC_WMARK_HIGH
+            parts.append(p)
+            got += p.size
+            if got >= nr:
+                break
+            if order > PAGE_ALLOC_COSTLY_ORDER or gfp & G.__GFP_RETRY_MAYFAIL or \
+                    ac.high_zoneidx < 2:
+                break  # no OOM kill for these: the allocation just fails
+            machine.vm_events["oom_kill"] += 1
+            tr = machine.tracer
+            if tr is not None:
+                tr("mark_victim", pid=task.pid if task is not None else 0)
+            raise OutOfMemory(order, gfp, (nr - got))
+    if got:
+        yield Run(got * machine.cost.alloc_page_ns)
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts)
+
+
+def _direct_compact(node: Node, gfp: int, order: int) -> Any:
+    hook = node.machine.hooks.get("direct_compact")
+    if hook is None:
+        return None
+    return hook(node, gfp, order)
+
+
+__all__ = ["OutOfMemory", "alloc_pages_task", "gfp_to_alloc_flags", "should_reclaim_retry",
+           "wake_all_kswapds"]

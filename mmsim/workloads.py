@@ -203,7 +203,7 @@ class KernelAlloc(Workload):
             raise ValueError(f"KernelAlloc.kind: {self.kind!r} is not allowed; "
                              "allowed 'slab', 'kernel'")
         rate = _rate_pages(self.rate, "KernelAlloc.rate")
-        gfp = G.GFP_KERNEL | (G.__GFP_RECLAIMABLE if self.kind == "slab" else 0)
+        gfp = G.parse_gfp("GFP_KERNEL|__GFP_RECLAIMABLE" if self.kind == "slab" else "GFP_KERNEL")
         if self.kind == "slab":
             from mmsim.mm.slab import get_slab_cache
 

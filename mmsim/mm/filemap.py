@@ -76,7 +76,10 @@ class Mapping:
         self.node = node
         self.name = name
         self.npages = npages
-        self.pfn = np.full(npages, -1, dtype=np.int64)
+        # per-page arrays grow with the highest index used, so a huge sparse file is cheap
+        self._cap = min(npages, 4096)
+        self._arrays: list[tuple[str, Any]] = [("pfn", -1)]
+        self.pfn = np.full(self._cap, -1, dtype=np.int64)
         machine = node.machine
         self.id = len(machine.mappings)
         machine.mappings.append(self)
@@ -86,13 +89,30 @@ class Mapping:
     def nr_resident(self) -> int:
         return int(np.count_nonzero(self.pfn >= 0))
 
+    def _add_array(self, name: str, fill: Any, dtype: Any) -> None:
+        self._arrays.append((name, fill))
+        setattr(self, name, np.full(self._cap, fill, dtype=dtype))
+
     def _check(self, idx: Any) -> np.ndarray:
         idx = np.asarray(idx, dtype=np.int64).ravel()
-        if idx.size and (idx.min() < 0 or idx.max() >= self.npages):
-            bad = int(idx[(idx < 0) | (idx >= self.npages)][0])
-            raise ValueError(f"index: {bad} is outside {self.name or 'the mapping'} "
-                             f"(0..{self.npages - 1})")
+        if idx.size:
+            lo, hi = int(idx.min()), int(idx.max())
+            if lo < 0 or hi >= self.npages:
+                bad = int(idx[(idx < 0) | (idx >= self.npages)][0])
+                raise ValueError(f"index: {bad} is outside {self.name or 'the mapping'} "
+                                 f"(0..{self.npages - 1})")
+            if hi >= self._cap:
+                self._grow(hi + 1)
         return idx
+
+    def _grow(self, need: int) -> None:
+        cap = min(self.npages, max(need, 2 * self._cap))
+        for name, fill in self._arrays:
+            old = getattr(self, name)
+            new = np.full(cap, fill, dtype=old.dtype)
+            new[:old.size] = old
+            setattr(self, name, new)
+        self._cap = cap
 
     def _adopt(self, pfns: np.ndarray, idx: np.ndarray) -> None:
         lv = get_lruvec(self.node)
@@ -154,7 +174,7 @@ class FileMapping(Mapping):
     def __init__(self, node: Node, npages: int, name: str = "file", mapped: bool = False):
         super().__init__(node, npages, name)
         self.mapped = mapped
-        self.shadow = np.full(npages, -1, dtype=np.int64)
+        self._add_array("shadow", -1, np.int64)
         self.gfp = G.GFP_HIGHUSER_MOVABLE
 
     def page_evicted(self, idx: np.ndarray, pfns: np.ndarray) -> None:
@@ -241,7 +261,7 @@ class AnonRegion(Mapping):
 
     def __init__(self, node: Node, npages: int, name: str = "anon"):
         super().__init__(node, npages, name)
-        self.swapped = np.zeros(npages, dtype=bool)
+        self._add_array("swapped", False, bool)
         self.gfp = G.GFP_HIGHUSER_MOVABLE
 
     def page_evicted(self, idx: np.ndarray, pfns: np.ndarray) -> None:
@@ -315,6 +335,10 @@ def release_pages_from_owners(node: Node, pfns: np.ndarray) -> None:
     n_dirty = int(np.count_nonzero(wb & PG_dirty))
     if n_dirty:
         node.node_stat["nr_dirty"] = node.node_stat.get("nr_dirty", 0) - n_dirty
+    o0 = int(owners[0])
+    if o0 >= 0 and (owners == o0).all():
+        mappings[o0].page_evicted(lv.index[pfns], pfns)
+        return
     for oid in np.unique(owners).tolist():
         if oid < 0:
             continue

@@ -774,13 +774,13 @@ def free_pages(node: Node, pfn: int, order: int = 0, *, cpu: int = 0) -> None:
         If ``pfn`` is not the head of an allocated block of that ``order``.
     """
     if order.__class__ is not int or not 0 <= order < MAX_ORDER:
-        check_int("order", order, 0, MAX_ORDER - 1)
+        order = check_int("order", order, 0, MAX_ORDER - 1)
+    if cpu.__class__ is not int or not 0 <= cpu < node.machine.nr_cpus:
+        cpu = check_int("cpu", cpu, 0, node.machine.nr_cpus - 1)
     base = node.node_start_pfn
+    if pfn.__class__ is not int or not 0 <= pfn - base < node.node_spanned_pages:
+        pfn = check_int("pfn", pfn, base, base + node.node_spanned_pages - 1)
     i = pfn - base
-    if pfn.__class__ is not int or not 0 <= i < node.node_spanned_pages:
-        check_int("pfn", pfn, base, base + node.node_spanned_pages - 1)
-        i = int(pfn) - base
-        pfn = int(pfn)
     head_order = node._head_order[i]
     if head_order != order:
         state = node._state[i]
@@ -1145,7 +1145,9 @@ def rmqueue(zone: Zone, order: int, gfp: int, alloc_flags: int, mt: int, cpu: in
         zone.nr_state[FRAME_PCP] -= 1
     else:
         pfn = NIL
-        if alloc_flags & ALLOC_HARDER:
+        # the HighAtomic list is only for order > 0: in v5.0 order 0 always goes
+        # through rmqueue_pcplist -> __rmqueue, also when pcp lists are off here
+        if order and alloc_flags & ALLOC_HARDER:
             pfn = __rmqueue_smallest(zone, order, MIGRATE_HIGHATOMIC)
         if pfn == NIL:
             pfn = __rmqueue(zone, order, mt, alloc_flags)
@@ -1255,7 +1257,7 @@ def alloc_pages(node: Node, order: int = 0, gfp: int | str | None = None, *,
         order = check_int("order", order, 0, MAX_ORDER - 1)
     if gfp is None:
         gfp = G.GFP_KERNEL
-    elif gfp.__class__ is not int:
+    elif gfp.__class__ is not int or gfp >> G.__GFP_BITS_SHIFT:
         gfp = G.parse_gfp(gfp)
     ac = node._ac_cache.get(gfp) or prepare_alloc_pages(node, gfp)
     mt = ac.migratetype
@@ -1265,8 +1267,8 @@ def alloc_pages(node: Node, order: int = 0, gfp: int | str | None = None, *,
         kind_v = _resolve_kind(kind, mt)
     if alloc_flags is None:
         alloc_flags = fast_path_alloc_flags(gfp, mt)
-    if cpu and not 0 <= cpu < node.machine.nr_cpus:
-        check_int("cpu", cpu, 0, node.machine.nr_cpus - 1)
+    if cpu.__class__ is not int or not 0 <= cpu < node.machine.nr_cpus:
+        cpu = check_int("cpu", cpu, 0, node.machine.nr_cpus - 1)
     pfn, zone = get_page_from_freelist(node, gfp, order, alloc_flags, ac, cpu)
     if pfn == NIL:
         return None
@@ -1396,7 +1398,7 @@ def alloc_pages_bulk(node: Node, nr_pages: int, gfp: int | str | None = None, *,
     nr_pages = check_int("nr_pages", nr_pages, 0)
     if gfp is None:
         gfp = G.GFP_HIGHUSER_MOVABLE
-    elif gfp.__class__ is not int:
+    elif gfp.__class__ is not int or gfp >> G.__GFP_BITS_SHIFT:
         gfp = G.parse_gfp(gfp)
     ac = prepare_alloc_pages(node, gfp)
     mt = ac.migratetype
@@ -1423,7 +1425,13 @@ def alloc_pages_bulk(node: Node, nr_pages: int, gfp: int | str | None = None, *,
             taken, stole = _take_pages(zone, allowed, mt, alloc_flags, zchunks)
             remaining -= taken
             zone.nr_free_pages -= taken
-            if not stole and taken < allowed:
+            if stole:
+                # the page whose rmqueue stole had passed its watermark check before
+                # the steal (and any boost): it is taken whatever the new watermark
+                taken, _ = _take_pages(zone, 1, mt, alloc_flags, zchunks)
+                remaining -= taken
+                zone.nr_free_pages -= taken
+            elif taken < allowed:
                 break
         if zchunks:
             got = 0
@@ -1448,7 +1456,7 @@ def alloc_pages_bulk(node: Node, nr_pages: int, gfp: int | str | None = None, *,
     return np.concatenate([np.arange(p, p + n, dtype=np.int64) for p, n in chunks])
 
 
-def free_pages_bulk(node: Node, pfns: Any) -> None:
+def free_pages_bulk(node: Node, pfns: Any, *, checked: bool = False) -> None:
     """Free many order-0 pages at once, merging buddies as the kernel would.
 
     The batched twin of :func:`free_pages`: the resulting free blocks are the
@@ -1460,11 +1468,19 @@ def free_pages_bulk(node: Node, pfns: Any) -> None:
     Pages go straight to the buddy lists, as ``free_pcppages_bulk`` would
     send them once their per-cpu list overflowed.
 
+    ``checked=True`` is for callers inside mmsim that already know the pages
+    are distinct allocated order-0 pages (reclaim); it skips the validation.
+
     Raises
     ------
     ValueError
         If a pfn is repeated or is not an allocated order-0 page.
     """
+    if checked:
+        idx = np.sort(np.asarray(pfns, dtype=np.int64)) - node.node_start_pfn
+        if idx.size:
+            _free_checked(node, idx)
+        return
     arr = np.asarray(pfns, dtype=np.int64)
     if arr.ndim != 1:
         raise ValueError(f"pfns: expected a 1-d sequence of pfns, got shape {arr.shape}")
@@ -1486,77 +1502,62 @@ def free_pages_bulk(node: Node, pfns: Any) -> None:
         raise ValueError(
             f"pfns: {bad + base} is not an allocated order-0 page (frame is "
             f"{frame_state_names[node._state[bad]]}, head order {node._head_order[bad]})")
-    node.machine.vm_events["pgfree"] += int(idx.size)
+    _free_checked(node, idx)
+
+
+def _free_checked(node: Node, idx: np.ndarray) -> None:
+    n_all = int(idx.size)
+    node.machine.vm_events["pgfree"] += n_all
     zids = node.zone_id[idx]
-    for zid in np.unique(zids).tolist():
-        zone = node.zones[zid]
-        zidx = idx[zids == zid]
-        old = node.state[zidx]
+    z0 = int(zids[0])
+    if z0 == zids[-1] and (zids == z0).all():
+        groups = [(z0, idx)]
+    else:
+        groups = [(int(z), idx[zids == z]) for z in np.unique(zids)]
+    for zid, zidx in groups:
+        _free_zone_pages(node, node.zones[zid], zidx)
+
+
+def _free_zone_pages(node: Node, zone: Zone, zidx: np.ndarray) -> None:
+    """Free sorted frame indices of one zone: each contiguous run as aligned blocks.
+
+    Freeing a run as its maximal aligned blocks gives the same buddy state as
+    freeing its pages one by one, because merging does not depend on order.
+    """
+    n = int(zidx.size)
+    old = node.state[zidx]
+    s0 = int(old[0])
+    if (old == s0).all():
+        zone.nr_state[s0] -= n
+    else:
         for s, c in zip(*np.unique(old, return_counts=True)):
             zone.nr_state[int(s)] -= int(c)
-        node.state[zidx] = FRAME_FREE
-        node.head_order[zidx] = NOT_BUDDY
-        zone.nr_state[FRAME_FREE] += int(zidx.size)
-        if _has_isolate_pageblock(zone) or zone.nr_free_cma:
-            for i in zidx.tolist():
-                pfn = i + base
-                free_one_page(zone, pfn, 0, node.get_pageblock_migratetype(pfn))
-            continue
-        zone.nr_free_pages += int(zidx.size)
-        _merge_bulk(zone, zidx + base)
-
-
-def _merge_bulk(zone: Zone, heads: np.ndarray) -> None:
-    """Merge sorted order-0 pfns (already marked free) into the buddy lists."""
-    node = zone.node
+    node.state[zidx] = FRAME_FREE
+    node.head_order[zidx] = NOT_BUDDY
+    zone.nr_state[FRAME_FREE] += n
     base = node.node_start_pfn
-    bo = node.buddy_order
-    zid_arr = node.zone_id
-    zstart, zend = zone.zone_start_pfn, zone.zone_start_pfn + zone.spanned_pages
-    cur = heads
-    for order in range(MAX_ORDER):
-        if not cur.size:
-            return
-        if order == MAX_ORDER - 1:
-            _place_blocks(zone, cur, order)
-            return
-        bit = 1 << order
-        buddy = cur ^ bit
-        # pairs of new blocks that are each other's buddy
-        pos = np.searchsorted(cur, buddy)
-        pos_c = np.minimum(pos, cur.size - 1)
-        pair = cur[pos_c] == buddy
-        # buddies that are existing free blocks of this order in this zone
-        inz = (buddy >= zstart) & (buddy < zend)
-        bidx = np.where(inz, buddy - base, 0)
-        existing = inz & ~pair & (bo[bidx] == order) & (zid_arr[bidx] == zone.idx)
-        for b in buddy[existing].tolist():
-            del_from_free_area(zone, b, order)
-        merged = pair | existing
-        stay = cur[~merged]
-        if stay.size:
-            _place_blocks(zone, stay, order)
-        up = cur[merged] & ~bit
-        cur = np.unique(up)
-
-
-def _place_blocks(zone: Zone, blocks: np.ndarray, order: int) -> None:
-    node = zone.node
-    base = node.node_start_pfn
-    bo = node._buddy_order
-    zid = node._zone_id
-    zstart, zend = zone.zone_start_pfn, zone.zone_start_pfn + zone.spanned_pages
+    pf = zidx + base
+    if _has_isolate_pageblock(zone):
+        for pfn in pf.tolist():
+            free_one_page(zone, pfn, 0, node.get_pageblock_migratetype(pfn))
+        return
+    if n == 1:
+        starts, ends = [int(pf[0])], [int(pf[0]) + 1]
+    else:
+        brk = np.flatnonzero(np.diff(pf) != 1)
+        starts = np.concatenate(([pf[0]], pf[brk + 1])).tolist()
+        ends = np.concatenate((pf[brk] + 1, [pf[-1] + 1])).tolist()
     pb_mt = node._pageblock_mt
     pb_base = node.pb_base
-    for pfn in blocks.tolist():
-        mt = pb_mt[(pfn >> pageblock_order) - pb_base]
-        tail = False
-        if order < MAX_ORDER - 2:
-            hb = (pfn & ~(1 << order)) ^ (1 << (order + 1))
-            if zstart <= hb < zend:
-                j = hb - base
-                tail = bo[j] == order + 1 and zid[j] == zone.idx
-        add_to_free_area(zone, pfn, order, mt, tail)
+    top = MAX_ORDER - 1
+    for s, e in zip(starts, ends):
+        p = s
+        while p < e:
+            order = min(top, (p & -p).bit_length() - 1) if p else top
+            while p + (1 << order) > e:
+                order -= 1
+            __free_one_page(zone, p, order, pb_mt[(p >> pageblock_order) - pb_base])
+            p += 1 << order
 
 
 # ==========================================================================

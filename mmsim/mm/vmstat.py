@@ -47,8 +47,23 @@ if TYPE_CHECKING:  # pragma: no cover
     from mmsim.mm.mmzone import Machine, Node, Zone
 
 # --------------------------------------------------------------------------
-# vmstat_text[] pieces, v5.0, x86_64 distribution config (NUMA, CMA, COMPACTION,
-# MIGRATION, TRANSPARENT_HUGEPAGE, HUGETLB_PAGE, MEMORY_BALLOON, SWAP; no HIGHMEM)
+# vmstat_text[] pieces, v5.0, x86_64 distribution config. Checked name by name
+# against v5.0 mm/vmstat.c vmstat_text[] and include/linux/mmzone.h
+# (enum zone_stat_item, numa_stat_item, node_stat_item); the event list follows
+# enum vm_event_item (include/linux/vm_event_item.h), which vmstat_text mirrors.
+# Options that change the list, as Debian, Ubuntu, Fedora and RHEL build x86_64:
+#   on:  ZONE_DMA, ZONE_DMA32 (pgalloc_dma/_dma32 ...), ZSMALLOC (nr_zspages, for
+#        zram), NUMA (numa_* zone counters, zone_reclaim_failed), NUMA_BALANCING
+#        (numa_pte_updates ... numa_pages_migrated), MIGRATION, COMPACTION,
+#        HUGETLB_PAGE, TRANSPARENT_HUGEPAGE with HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD
+#        (selected by X86_64: thp_split_pud), MEMORY_BALLOON + BALLOON_COMPACTION
+#        (virtio_balloon: balloon_migrate), SWAP (swap_ra, swap_ra_hit)
+#   off: HIGHMEM (64-bit: no *_high), DEBUG_TLBFLUSH (nr_tlb_*),
+#        DEBUG_VM_VMACACHE (vmacache_find_*)
+# The per-zone events cover DMA, DMA32, Normal and Movable only: ZONE_DEVICE
+# has none in v5.0 (pgalloc_device is a later addition). CMA does not change
+# vmstat_text in v5.0 (nr_free_cma is always there); it adds the CMA
+# migratetype, which only /proc/pagetypeinfo shows.
 # --------------------------------------------------------------------------
 ZONE_STAT_ITEMS = (
     "nr_free_pages",

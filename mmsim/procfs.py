@@ -270,6 +270,8 @@ def _ints(tokens: list[str], file: str, lineno: int, line: str, what: str) -> li
 def parse_buddyinfo(text: str) -> dict[int, dict[str, list[int]]]:
     """Read /proc/buddyinfo: ``{node: {zone: [free blocks of order 0, 1, ...]}}``.
 
+    Kernel source: mm/vmstat.c ``frag_show_print``, https://elixir.bootlin.com/linux/v5.0/source/mm/vmstat.c#L1353
+
     Parameters
     ----------
     text
@@ -346,6 +348,9 @@ def parse_pagetypeinfo(text: str) -> dict[int, PagetypeinfoNode]:
     Tolerates 4.x-6.x layouts: any set of migratetypes (their names come from
     the file), the optional "Number of mixed blocks" section, and the
     ``>100000`` counts of 5.x+ kernels (recorded in ``capped``).
+
+    Kernel source: mm/vmstat.c ``pagetypeinfo_show`` and the functions it
+    calls, https://elixir.bootlin.com/linux/v5.0/source/mm/vmstat.c#L1498
 
     Raises
     ------
@@ -551,6 +556,8 @@ def parse_zoneinfo(text: str) -> dict[int, ZoneinfoNode]:
     ``cma``, ``high_min``/``high_max``, more counters) all read. Empty zones
     in short form (no counters, no pagesets) are accepted.
 
+    Kernel source: mm/vmstat.c ``zoneinfo_show_print``, https://elixir.bootlin.com/linux/v5.0/source/mm/vmstat.c#L1544
+
     Raises
     ------
     ValueError
@@ -712,6 +719,10 @@ def format_zoneinfo(data: dict[int, ZoneinfoNode]) -> str:
 
     Keys that v5.0 does not print (``boost``, ``promo``, ``cma``, ``scanned``,
     ``high_min`` ...) are left out; counters are printed in the order stored.
+    "per-node stats" go under the zone recorded in ``stats_zone`` (the node's
+    first populated zone), and ``vm stats threshold`` once per CPU (CONFIG_SMP).
+
+    Kernel source: mm/vmstat.c ``zoneinfo_show_print``, https://elixir.bootlin.com/linux/v5.0/source/mm/vmstat.c#L1544
     """
     parts: list[str] = []
     for nid, node in data.items():
@@ -777,7 +788,10 @@ def parse_vmstat(text: str) -> dict[str, int]:
 
 
 def format_vmstat(data: dict[str, int]) -> str:
-    """``"%s %lu\\n"`` per counter, in the order given (``vmstat_show``)."""
+    """``"%s %lu\\n"`` per counter, in the order given.
+
+    Kernel source: mm/vmstat.c ``vmstat_show``, https://elixir.bootlin.com/linux/v5.0/source/mm/vmstat.c#L1708
+    """
     return "".join(f"{k} {v}\n" for k, v in data.items())
 
 
@@ -789,6 +803,9 @@ def parse_index_file(text: str, file: str = "extfrag_index") -> dict[int, dict[s
 
     Each value is printed as ``index / 1000`` and ``index % 1000`` with C
     truncation, so ``-1.000`` is -1000 and the oddity ``0.-500`` is -500.
+
+    Kernel source: mm/vmstat.c ``unusable_show_print`` and
+    ``extfrag_show_print``, https://elixir.bootlin.com/linux/v5.0/source/mm/vmstat.c#L2007
 
     >>> parse_index_file("Node 0, zone   Normal -1.000 0.994 0.-500 \\n")
     {0: {'Normal': [-1000, 994, -500]}}
@@ -870,8 +887,10 @@ def node_stat_values(node: Node) -> dict[str, int]:
     Four counters are derived from what the frame map knows:
     ``nr_anon_pages`` counts ``FRAME_ANON`` frames, ``nr_file_pages``
     ``FRAME_FILE``, ``nr_slab_reclaimable`` ``FRAME_SLAB`` and
-    ``nr_slab_unreclaimable`` ``FRAME_KERNEL`` frames. Every other counter is
-    ``node.node_stat.get(name, 0)`` (the LRU sizes, once reclaim keeps them).
+    ``nr_slab_unreclaimable`` ``FRAME_KERNEL`` frames. The five LRU sizes
+    (``nr_inactive_anon`` ... ``nr_unevictable``) are the lengths of the node's
+    LRU lists once reclaim has created them (``node.lruvec``); every other
+    counter, and the LRU sizes before that, is ``node.node_stat.get(name, 0)``.
 
     Simplifications
     ---------------
@@ -888,28 +907,49 @@ def node_stat_values(node: Node) -> dict[str, int]:
     >>> node_stat_values(node)["nr_file_pages"]
     1
     """
+    lru = _lru_sizes(node)
     values = {}
     for name in NODE_STAT_ITEMS:
         state = DERIVED_NODE_STATS.get(name)
-        if state is None:
-            values[name] = node.node_stat.get(name, 0)
-        else:
+        if state is not None:
             values[name] = sum(z.nr_state[state] for z in node.zones)
+        elif lru is not None and name in lru[0]:
+            values[name] = lru[1].lists[lru[0].index(name)].nr_pages
+        else:
+            values[name] = node.node_stat.get(name, 0)
     return values
+
+
+def _lru_sizes(node: Node) -> tuple[tuple[str, ...], Any] | None:
+    """``(names, lruvec)`` once reclaim keeps LRU lists for ``node``, else None."""
+    lruvec = getattr(node, "lruvec", None)
+    if lruvec is None:
+        return None
+    from mmsim.mm.swap import lru_node_stat
+
+    return lru_node_stat, lruvec
 
 
 def zone_stat_values(zone: Zone) -> dict[str, int]:
     """The zone's counters as /proc/zoneinfo prints them (NUMA ones with CONFIG_NUMA).
 
     ``nr_free_pages`` and ``nr_free_cma`` are the buddy allocator's own
-    counts; the rest is ``zone.vm_stat.get(name, 0)``.
+    counts, the ``nr_zone_*`` LRU sizes come from the node's LRU lists once
+    reclaim keeps them (``node.lruvec.zone_size``); the rest is
+    ``zone.vm_stat.get(name, 0)``.
     """
+    lruvec = getattr(zone.node, "lruvec", None)
+    lru_names: tuple[str, ...] = ()
+    if lruvec is not None:
+        from mmsim.mm.swap import lru_zone_stat as lru_names
     values = {}
     for name in ZONE_STAT_ITEMS:
         if name == "nr_free_pages":
             values[name] = zone.nr_free_pages
         elif name == "nr_free_cma":
             values[name] = zone.nr_free_cma
+        elif name in lru_names:
+            values[name] = int(lruvec.zone_size[zone.idx, lru_names.index(name)])
         else:
             values[name] = zone.vm_stat.get(name, 0)
     if zone.node.machine.config.numa:
@@ -991,7 +1031,8 @@ def dirty_limits(machine: Machine) -> tuple[int, int]:
     free = sum(z.nr_free_pages for z in machine.for_each_zone())
     x = free - min(free, machine.totalreserve_pages)
     for node in machine.nodes:
-        x += node.node_stat.get("nr_inactive_file", 0) + node.node_stat.get("nr_active_file", 0)
+        stats = node_stat_values(node)
+        x += stats["nr_inactive_file"] + stats["nr_active_file"]
     available = x + 1
     page_size = 4096
     ratio = VM_DIRTY_RATIO * page_size // 100
@@ -1063,6 +1104,8 @@ def snapshot(node: Node, name: str) -> Any:
 
 def render(node: Node, name: str) -> str:
     """``node``'s file ``name`` in Linux v5.0's exact format.
+
+    Kernel source: mm/vmstat.c (/proc files and debugfs extfrag), https://elixir.bootlin.com/linux/v5.0/source/mm/vmstat.c
 
     Parameters
     ----------
@@ -1512,6 +1555,33 @@ def _zone_plans(zi: ZoneinfoNode, bi: dict[str, list[int]] | None,
     return plans
 
 
+def _restore_boost(zone: Zone, z: ZoneinfoZone) -> None:
+    """Give ``zone`` the watermark boost in force when the file was printed.
+
+    5.1+ kernels print it (``boost``). v5.0 folds it into min, low and high, so
+    it is read back as the amount by which all three exceed the watermarks
+    recomputed from the sysctls - when that amount is one a boost can have:
+    whole pageblocks, or the cap ``watermark_boost_factor``/10000 of high.
+    """
+    from mmsim.mm.page_alloc import mult_frac
+
+    if not zone.managed_pages:
+        return
+    if z.boost is not None:
+        zone.watermark_boost = z.boost
+        return
+    if -1 in (z.min, z.low, z.high):
+        return
+    boost = z.min - zone.min_wmark_pages
+    if boost <= 0 or z.low - zone.low_wmark_pages != boost \
+            or z.high - zone.high_wmark_pages != boost:
+        return
+    cap = max(pageblock_nr_pages, mult_frac(zone.high_wmark_pages,
+                                            zone.node.sysctl.watermark_boost_factor, 10000))
+    if boost % pageblock_nr_pages == 0 or boost == cap:
+        zone.watermark_boost = boost
+
+
 def node_from_proc(zoneinfo: str | None = None, buddyinfo: str | None = None,
                    pagetypeinfo: str | None = None, sysctl: Sysctl | None = None, *,
                    vmstat: str | None = None, node: int | None = None, root: str | None = None,
@@ -1533,10 +1603,19 @@ def node_from_proc(zoneinfo: str | None = None, buddyinfo: str | None = None,
     far as they go; the per-cpu ``count`` pages are put on per-cpu lists.
     Present frames that are not managed are reserved, the rest holes.
 
+    Kernel source: the boot sequence of :func:`mmsim.mm.layout.build_node`
+    (mm/page_alloc.c ``memmap_init_zone``, ``init_per_zone_wmark_min``,
+    https://elixir.bootlin.com/linux/v5.0/ident/init_per_zone_wmark_min); the
+    files as printed by https://elixir.bootlin.com/linux/v5.0/source/mm/vmstat.c
+
     **Watermarks and protection are recomputed**, never copied: the machine
     boots as :meth:`mmsim.Node.build` does (per-cpu sets,
     ``init_per_zone_wmark_min``, the THP raise) and then the given
-    ``min_free_kbytes`` is written as the administrator would.
+    ``min_free_kbytes`` is written as the administrator would. Only a
+    watermark boost in force is taken from the file: the ``boost`` line of
+    5.1+ kernels, or, for v5.0 text, the amount by which min, low and high
+    all exceed the recomputed marks when it is a whole number of pageblocks
+    (or the boost cap).
 
     Memory that is present but offline (hot-pluggable memory not yet
     onlined, as on a VM host whose Normal zone shows present 5505024 but
@@ -1580,7 +1659,12 @@ def node_from_proc(zoneinfo: str | None = None, buddyinfo: str | None = None,
     lists are invented (the files do not tell them); allocated memory is all
     order-0 pages. Per-cpu pages are reproduced by count even when above the
     v5.0 ``high`` mark. Free blocks on a type's list go to another type's
-    pageblocks when their own have no room.
+    pageblocks when their own have no room. The per-cpu ``high``/``batch``
+    and ``vm stats threshold`` are recomputed for v5.0 (a file captured while
+    kswapd was awake shows the smaller pressure threshold; the copy starts
+    with the normal one). Allocated memory that is not anon, file or slab in
+    the file (page tables, stacks, buffers ...) still takes a kind from its
+    pageblock, so the copy's slab counters can exceed the file's.
 
     Examples
     --------
@@ -1681,6 +1765,8 @@ def node_from_proc(zoneinfo: str | None = None, buddyinfo: str | None = None,
                 pcp.lists[mt if mt < MIGRATE_PCPTYPES else MIGRATE_MOVABLE].append(pfn)
             pcp.count += count
             i += count
+    for z in populated:
+        _restore_boost(new.zones[zone_names.index(z.name)], z)
     if any(z.node_unreclaimable for z in populated):
         new.kswapd_failures = MAX_RECLAIM_RETRIES
     if copy_stats:

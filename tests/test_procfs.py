@@ -447,3 +447,45 @@ def test_from_proc_rejects_files_that_disagree():
     with pytest.raises(ValueError, match=r"zone 'HighMem' of node 0 is not modelled"):
         P.node_from_proc("Node 0, zone  HighMem\n  pages free 0\n        spanned 8\n"
                          "        present 8\n        managed 8\n  start_pfn: 0\n")
+
+
+def test_lru_sizes_come_from_the_lru_lists_once_they_exist():
+    from mmsim.mm.swap import LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, get_lruvec
+
+    node = Node.build(zones={"DMA32": 4096, "Normal": 8192})
+    node.node_stat["nr_inactive_file"] = 99  # ignored once the lists exist
+    files = P.node_stat_values(node)
+    assert files["nr_inactive_file"] == 99
+    pfns = [node.alloc_pages(0, "GFP_HIGHUSER_MOVABLE", kind="file") for _ in range(5)]
+    anon = [node.alloc_pages(0, "GFP_HIGHUSER_MOVABLE", kind="anon") for _ in range(3)]
+    lv = get_lruvec(node)
+    lv.add(pfns, LRU_INACTIVE_FILE)
+    lv.add(anon, LRU_ACTIVE_ANON)
+    info = P.parse_zoneinfo(node.render("zoneinfo"))[0]
+    assert info.stats["nr_inactive_file"] == 5 and info.stats["nr_active_anon"] == 3
+    assert info.zones["Normal"].stats["nr_zone_inactive_file"] == 5
+    assert info.zones["DMA32"].stats["nr_zone_inactive_file"] == 0
+    vm = P.parse_vmstat(node.render("vmstat"))
+    assert vm["nr_inactive_file"] == 5 and vm["nr_zone_active_anon"] == 3
+    # the snapshot survives a trip through the files
+    copy = P.node_from_proc(node.render("zoneinfo"), node.render("buddyinfo"),
+                            node.render("pagetypeinfo"), sysctl=node.sysctl.copy())
+    assert copy.render("zoneinfo") == node.render("zoneinfo")
+
+
+def test_a_boost_in_force_survives_the_files():
+    from mmsim.mm.page_alloc import boost_watermark
+
+    node = Node.build(mem="1GiB")
+    dma32 = node.zone("DMA32")
+    for _ in range(3):
+        boost_watermark(dma32)
+    assert dma32.watermark_boost == 1536
+    texts = {name: node.render(name) for name in ("zoneinfo", "buddyinfo", "pagetypeinfo")}
+    copy = P.node_from_proc(**texts, sysctl=node.sysctl.copy())
+    assert copy.zone("DMA32").watermark_boost == 1536
+    assert copy.zone("DMA").watermark_boost == 0
+    assert copy.render("zoneinfo") == node.render("zoneinfo")
+    # a different min_free_kbytes is not mistaken for a boost
+    other = P.node_from_proc(**texts, sysctl=Sysctl(min_free_kbytes=8000))
+    assert [z.watermark_boost for z in other.zones] == [0] * 5

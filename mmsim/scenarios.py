@@ -23,7 +23,14 @@ from typing import Any
 from mmsim.mm.mmzone import Node
 from mmsim.simulation import Simulation
 from mmsim.sysctl import Sysctl
-from mmsim.workloads import AnonGrowth, FileStream, HighOrderBurst, KernelAlloc, WorkingSet
+from mmsim.workloads import (
+    AnonGrowth,
+    FileStream,
+    Fragmenter,
+    HighOrderBurst,
+    KernelAlloc,
+    WorkingSet,
+)
 
 NAMES: dict[str, str] = {
     "file-stream": "one reader streams a large file through the page cache at a steady rate",
@@ -31,6 +38,9 @@ NAMES: dict[str, str] = {
     "working-set": "a re-read working set competes with a streaming reader for the cache",
     "direct-reclaim": "two readers allocate faster than kswapd reclaims: allocation stalls",
     "boost": "slab allocations steal pageblocks from page cache: watermark boosts",
+    "fragment": "page cache with pinned kernel pages, then holes punched: free memory in bits",
+    "thp-burst": "order-9 (THP) requests against a fragmented zone: direct compaction",
+    "kcompactd-after-kswapd": "high-order requests that kswapd hands over to kcompactd",
 }
 
 #: each scenario's knobs and their defaults
@@ -40,6 +50,12 @@ KNOBS: dict[str, dict[str, Any]] = {
     "working-set": {"ws_size": None, "ws_rate": "200MiB", "stream_rate": "200MiB"},
     "direct-reclaim": {"readers": 2},
     "boost": {"stream_rate": "300MiB", "slab_rate": "16MiB", "slab_lifetime": 2.0},
+    "fragment": {"fill": 1.0, "punch": 0.5, "unmovable_every": 256},
+    "thp-burst": {"fill": 1.0, "punch": 0.5, "unmovable_every": 256, "order": 9,
+                  "count": 4, "interval": 0.2, "gfp": "GFP_TRANSHUGE|__GFP_NORETRY"},
+    "kcompactd-after-kswapd": {"stream_rate": "200MiB", "order": 9, "count": 2,
+                               "interval": 0.25,
+                               "gfp": "GFP_TRANSHUGE_LIGHT|__GFP_KSWAPD_RECLAIM"},
 }
 
 
@@ -76,12 +92,34 @@ def _boost(node: Node, o: dict[str, Any]) -> tuple[list, dict]:
                         name="dentries", start=1.0)], {}
 
 
+def _fragment(node: Node, o: dict[str, Any]) -> tuple[list, dict]:
+    return [Fragmenter(fill=o["fill"], punch=o["punch"],
+                       unmovable_every=o["unmovable_every"], name="fragmenter")], {}
+
+
+def _thp_burst(node: Node, o: dict[str, Any]) -> tuple[list, dict]:
+    frag, _ = _fragment(node, o)
+    return [*frag, HighOrderBurst(order=o["order"], count=o["count"], interval=o["interval"],
+                                  lifetime=None, gfp=o["gfp"], kind="anon", name="thp",
+                                  start=1.0)], {}
+
+
+def _kcompactd_after_kswapd(node: Node, o: dict[str, Any]) -> tuple[list, dict]:
+    return [FileStream(rate=o["stream_rate"], name="reader"),
+            HighOrderBurst(order=o["order"], count=o["count"], interval=o["interval"],
+                           lifetime=None, gfp=o["gfp"], kind="anon", name="thp",
+                           start=0.5)], {}
+
+
 _BUILDERS: dict[str, Callable[[Node, dict[str, Any]], tuple[list, dict]]] = {
     "file-stream": _file_stream,
     "anon-swap": _anon_swap,
     "working-set": _working_set,
     "direct-reclaim": _direct_reclaim,
     "boost": _boost,
+    "fragment": _fragment,
+    "thp-burst": _thp_burst,
+    "kcompactd-after-kswapd": _kcompactd_after_kswapd,
 }
 
 

@@ -102,12 +102,9 @@ class Simulation:
             init_node_reclaim_state(pgdat)
         self.sched.spawn(io_thread, "kworker/u4:1", machine, flags=0x00200000, pid=30)
         if daemons:
-            try:
-                from mmsim.mm.kcompactd import kcompactd_init
-            except ImportError:  # compaction daemon not available yet
-                kcompactd_init = None
-            if kcompactd_init is not None:
-                kcompactd_init(machine)
+            from mmsim.mm.compaction import kcompactd_init
+
+            kcompactd_init(machine)  # subsys_initcall: before kswapd_init (device_initcall)
             kswapd_init(machine)
         root = np.random.SeedSequence(self.seed)
         children = root.spawn(len(self.workloads))

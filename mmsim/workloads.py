@@ -272,6 +272,28 @@ class HighOrderBurst(Workload):
                 yield Run(0)
 
 
+@dataclass
+class Script(Workload):
+    """A hand-written task: ``fn(sim)`` returns the generator to run.
+
+    For exact scenarios in tests and lessons::
+
+        def steps(sim):
+            f = FileMapping(sim.node, 5000, name="f")
+            yield from f.read(range(4000))   # fill the cache
+            yield Sleep(50_000_000)          # 50 ms
+    """
+
+    fn: Any = None
+
+    def task(self, sim: Simulation, rng: np.random.Generator) -> Gen:
+        if self.fn is None:
+            raise ValueError("Script.fn: give a function fn(sim) returning a generator")
+        gen = self.fn(sim)
+        if gen is not None:
+            yield from gen
+
+
 WORKLOADS = {
     "file-stream": FileStream,
     "working-set": WorkingSet,
@@ -279,3 +301,50 @@ WORKLOADS = {
     "kernel": KernelAlloc,
     "high-order": HighOrderBurst,
 }
+
+
+@dataclass
+class Fragmenter(Workload):
+    """Leave free memory in small pieces: fill, sprinkle pinned pages, punch holes.
+
+    Fills ``fill`` of the node's free memory above the high watermarks
+    (so that kswapd is not woken) with page cache, placing one
+    unmovable kernel page after every ``unmovable_every`` cache pages, then
+    drops a random ``punch`` fraction of the cache pages (``truncate`` of
+    scattered pages). What remains free is in small blocks next to movable and
+    unmovable neighbours: the state compaction exists for. Then it holds on.
+    """
+
+    fill: float = 1.0
+    punch: float = 0.5
+    unmovable_every: int = 256
+    chunk: int = 512
+
+    def task(self, sim: Simulation, rng: np.random.Generator) -> Gen:
+        from mmsim.mm.slowpath import alloc_pages_task
+
+        for name, v in (("fill", self.fill), ("punch", self.punch)):
+            if not 0 <= v <= 1:
+                raise ValueError(f"Fragmenter.{name}: {v} is out of range; allowed 0..1")
+        if self.unmovable_every < 1:
+            raise ValueError(f"Fragmenter.unmovable_every: {self.unmovable_every} is out of "
+                             "range; allowed >= 1")
+        node = sim.node
+        spare = node.nr_free_pages - 2 * sum(z.high_wmark_pages for z in node.zones)
+        target = max(0, int(spare * self.fill))
+        f = FileMapping(node, target, name=self.name or "fragmenter")
+        done = 0
+        pinned: list[np.ndarray] = []
+        while done < target:
+            n = min(self.chunk, target - done)
+            yield from f.read(np.arange(done, done + n))
+            done += n
+            if self.unmovable_every and done % self.unmovable_every < n:
+                k = yield from alloc_pages_task(node, max(1, n // self.unmovable_every),
+                                                "GFP_KERNEL", kind="kernel")
+                pinned.append(k)
+        holes = rng.permutation(target)[: int(target * self.punch)]
+        f.release(np.sort(holes))
+        sim.stats["fragmenter.pinned"] = int(sum(p.size for p in pinned))
+        while True:
+            yield Sleep(NSEC_PER_SEC)

@@ -29,14 +29,36 @@ See the individual functions.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
 
-from mmsim.mm.mmzone import MAX_ORDER, PAGE_ALLOC_COSTLY_ORDER
+import numpy as np
+
+from mmsim.kthread import Run
+from mmsim.mm import gfp as G
+from mmsim.mm.mmzone import (
+    FRAME_FILE,
+    FRAME_FREE,
+    FRAME_HOLE,
+    FRAME_ISOLATED,
+    MAX_NR_ZONES,
+    MAX_ORDER,
+    MIGRATE_CMA,
+    MIGRATE_HIGHATOMIC,
+    MIGRATE_ISOLATE,
+    MIGRATE_MOVABLE,
+    NOT_BUDDY,
+    PAGE_ALLOC_COSTLY_ORDER,
+    pageblock_nr_pages,
+    pageblock_order,
+)
 from mmsim.mm.page_alloc import ALLOC_CMA, ALLOC_WMARK_MASK, __zone_watermark_ok, zone_watermark_ok
 from mmsim.mm.vmstat import fragmentation_index
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mmsim.mm.mmzone import Node, Zone
+    from mmsim.mm.mmzone import Machine, Node, Zone
+
+Gen = Generator[Any, Any, Any]
 
 # enum compact_result (include/linux/compaction.h): the order matters, callers take max()
 COMPACT_NOT_SUITABLE_ZONE = 0
@@ -277,6 +299,770 @@ def reset_cached_positions(zone: Zone) -> None:
     zone.compact_cached_migrate_pfn = [zone.zone_start_pfn, zone.zone_start_pfn]
     end = zone.zone_end_pfn
     zone.compact_cached_free_pfn = (end - 1) & ~(pageblock_nr_pages - 1) if end else 0
+
+
+
+# --------------------------------------------------------------------------
+# compact_zone and its two scanners
+# --------------------------------------------------------------------------
+MIGRATE_ASYNC = 0
+MIGRATE_SYNC_LIGHT = 1
+MIGRATE_SYNC = 2
+COMPACT_CLUSTER_MAX = 32
+ISOLATE_ABORT, ISOLATE_NONE, ISOLATE_SUCCESS = range(3)
+
+
+class CompactControl:
+    """``struct compact_control``: one compaction request and its scanners' state."""
+
+    def __init__(self, order: int, gfp_mask: int, mode: int, *, alloc_flags: int = 0,
+                 classzone_idx: int = MAX_NR_ZONES - 1, direct_compaction: bool = False,
+                 whole_zone: bool = False, ignore_skip_hint: bool = False,
+                 ignore_block_suitable: bool = False):
+        from mmsim.mm.gfp import gfpflags_to_migratetype
+
+        self.order = order
+        self.gfp_mask = gfp_mask
+        self.migratetype = gfpflags_to_migratetype(gfp_mask)
+        self.mode = mode
+        self.alloc_flags = alloc_flags
+        self.classzone_idx = classzone_idx
+        self.direct_compaction = direct_compaction
+        self.whole_zone = whole_zone
+        self.ignore_skip_hint = ignore_skip_hint
+        self.ignore_block_suitable = ignore_block_suitable
+        self.zone: Zone | None = None
+        self.migrate_pfn = 0
+        self.free_pfn = 0
+        self.migratepages: list[int] = []
+        self.freepages: list[int] = []  # order-0 target pfns, next to use at the end
+        self.nr_migratepages = 0
+        self.nr_freepages = 0
+        self.total_migrate_scanned = 0
+        self.total_free_scanned = 0
+        self.contended = False
+        self.finishing_block = False
+        self.cost_ns = 0
+
+    @property
+    def sync(self) -> bool:
+        return self.mode != MIGRATE_ASYNC
+
+
+def pageblock_start_pfn(pfn: int) -> int:
+    return pfn & ~(pageblock_nr_pages - 1)
+
+
+def pageblock_end_pfn(pfn: int) -> int:
+    return pageblock_start_pfn(pfn) + pageblock_nr_pages
+
+
+def compact_scanners_met(cc: CompactControl) -> bool:
+    """Have the scanners reached the same pageblock? (L1057-1061)"""
+    return (cc.free_pfn >> pageblock_order) <= (cc.migrate_pfn >> pageblock_order)
+
+
+def pageblock_pfn_to_page(zone: Zone, start_pfn: int, end_pfn: int) -> int | None:
+    """The block's first pfn if ``[start, end)`` is valid memory entirely in ``zone``."""
+    node = zone.node
+    base = node.node_start_pfn
+    last = end_pfn - 1
+    if start_pfn < zone.zone_start_pfn or last >= zone.zone_end_pfn or last < start_pfn:
+        return None
+    st = node._state
+    if st[start_pfn - base] == FRAME_HOLE or st[last - base] == FRAME_HOLE:
+        return None
+    return start_pfn
+
+
+def isolation_suitable(cc: CompactControl, pfn: int) -> bool:
+    """Skip bit clear, or skip hints ignored (L205-212)."""
+    if cc.ignore_skip_hint:
+        return True
+    node = cc.zone.node
+    return not node._pageblock_skip[(pfn >> pageblock_order) - node.pb_base]
+
+
+def update_pageblock_skip(cc: CompactControl, pfn: int | None, nr_isolated: int,
+                          migrate_scanner: bool) -> None:
+    """Set the skip bit of a block that yielded nothing; move the cached position (L292-323)."""
+    if pfn is None or nr_isolated:
+        return
+    zone = cc.zone
+    node = zone.node
+    node._pageblock_skip[(pfn >> pageblock_order) - node.pb_base] = 1
+    if migrate_scanner:
+        if pfn > zone.compact_cached_migrate_pfn[0]:
+            zone.compact_cached_migrate_pfn[0] = pfn
+        if cc.mode != MIGRATE_ASYNC and pfn > zone.compact_cached_migrate_pfn[1]:
+            zone.compact_cached_migrate_pfn[1] = pfn
+    elif pfn < zone.compact_cached_free_pfn:
+        zone.compact_cached_free_pfn = pfn
+
+
+def suitable_migration_source(cc: CompactControl, pfn: int) -> bool:
+    """Async direct compaction only migrates from blocks of its own kind (L1011-1025)."""
+    if cc.mode != MIGRATE_ASYNC or not cc.direct_compaction:
+        return True
+    mt = cc.zone.node.get_pageblock_migratetype(pfn)
+    if cc.migratetype == MIGRATE_MOVABLE:
+        return mt in (MIGRATE_MOVABLE, MIGRATE_CMA)
+    return mt == cc.migratetype
+
+
+def suitable_migration_target(cc: CompactControl, pfn: int) -> bool:
+    """Free pages are taken only from Movable/CMA blocks, never from a free pageblock (L1028-1051)."""
+    node = cc.zone.node
+    bo = node._buddy_order[pfn - node.node_start_pfn]
+    if bo != NOT_BUDDY and bo >= pageblock_order:
+        return False
+    if cc.ignore_block_suitable:
+        return True
+    return node.get_pageblock_migratetype(pfn) in (MIGRATE_MOVABLE, MIGRATE_CMA)
+
+
+def _skip_cover(node: Node, lo: int, hi: int) -> np.ndarray:
+    """Frames of ``[lo, hi)`` that a scanner jumps over (tails of free / compound blocks)."""
+    base = node.node_start_pfn
+    n = hi - lo
+    cover = np.zeros(n + 1, dtype=np.int32)
+    for arr in (node.buddy_order, node.head_order):
+        seg = arr[lo - base:hi - base]
+        heads = np.flatnonzero((seg != NOT_BUDDY) & (seg > 0))
+        if heads.size:
+            sizes = np.int64(1) << seg[heads].astype(np.int64)
+            np.add.at(cover, heads + 1, 1)
+            np.add.at(cover, np.minimum(heads + sizes, n), -1)
+    return np.cumsum(cover[:n]) > 0
+
+
+def isolate_migratepages_block(cc: CompactControl, low_pfn: int, end_pfn: int) -> int:
+    """Isolate up to 32 movable LRU pages from ``[low_pfn, end_pfn)`` (L692-960).
+
+    Visits pfns upward: free blocks and compound (high-order) pages are jumped
+    over, non-LRU pages fail, LRU pages are taken off their list (pages under
+    writeback are refused: mmsim compaction is never MIGRATE_SYNC here).
+    Returns the pfn where it stopped.
+    """
+    from mmsim.mm.swap import NO_LRU, PG_writeback, get_lruvec
+
+    zone = cc.zone
+    node = zone.node
+    base = node.node_start_pfn
+    lv = get_lruvec(node)
+    lo, hi = low_pfn, end_pfn
+    jumped = _skip_cover(node, lo, hi)
+    visited = ~jumped & (node.state[lo - base:hi - base] != FRAME_HOLE)
+    pfns = np.arange(lo, hi, dtype=np.int64)
+    on_lru = lv.lru[lo - base:hi - base] != NO_LRU
+    writeback = (lv.flags[lo - base:hi - base] & PG_writeback) != 0
+    if not cc.gfp_mask & G.__GFP_FS:
+        on_lru &= node.state[lo - base:hi - base] != FRAME_FILE
+    ok = visited & on_lru & ~writeback
+    want = COMPACT_CLUSTER_MAX - cc.nr_migratepages
+    cum = np.cumsum(ok)
+    if cum.size and cum[-1] >= want:
+        stop = int(np.searchsorted(cum, want)) + 1  # one past the last isolated pfn
+    else:
+        stop = hi - lo
+    took = pfns[:stop][ok[:stop]]
+    nr_scanned = int(np.count_nonzero(visited[:stop]))
+    low_pfn = lo + stop
+    # the last visited frame may head a free block reaching past the end
+    if stop == hi - lo:
+        low_pfn = hi
+    nr_isolated = int(took.size)
+    if nr_isolated:
+        cc._src_lru = getattr(cc, "_src_lru", {})
+        lrus = lv.lru[took - base]
+        for p, lru in zip(took.tolist(), lrus.tolist()):
+            cc._src_lru[p] = lru
+        lv.remove(took)
+        cc.migratepages.extend(took.tolist())
+        cc.nr_migratepages += nr_isolated
+        _node_isolated(node, nr_isolated)
+    if low_pfn == end_pfn:
+        valid = np.flatnonzero(node.state[lo - base:hi - base] != FRAME_HOLE)
+        first_valid = lo + int(valid[0]) if valid.size else None
+        update_pageblock_skip(cc, first_valid, nr_isolated, True)
+    tr = node.machine.tracer
+    if tr is not None:
+        tr("mm_compaction_isolate_migratepages", start_pfn=lo, end_pfn=low_pfn,
+           nr_scanned=nr_scanned, nr_taken=nr_isolated)
+    cc.total_migrate_scanned += nr_scanned
+    cc.cost_ns += nr_scanned * node.machine.cost.compact_scan_ns
+    if nr_isolated:
+        node.machine.vm_events["compact_isolated"] += nr_isolated
+    return low_pfn
+
+
+def _node_isolated(node: Node, n: int) -> None:
+    node.node_stat["nr_isolated_compaction"] = node.node_stat.get("nr_isolated_compaction", 0) + n
+
+
+def isolate_migratepages(zone: Zone, cc: CompactControl) -> int:
+    """The migrate scanner: scan upward for one suitable pageblock (L1225-1302)."""
+    low_pfn = cc.migrate_pfn
+    block_start = max(pageblock_start_pfn(low_pfn), zone.zone_start_pfn)
+    block_end = pageblock_end_pfn(low_pfn)
+    while block_end <= cc.free_pfn:
+        first = pageblock_pfn_to_page(zone, block_start, block_end)
+        if first is not None and isolation_suitable(cc, first) and \
+                suitable_migration_source(cc, first):
+            low_pfn = isolate_migratepages_block(cc, low_pfn, block_end)
+            if cc.contended:
+                return ISOLATE_ABORT
+            break
+        low_pfn = block_end
+        block_start = block_end
+        block_end += pageblock_nr_pages
+    cc.migrate_pfn = low_pfn
+    return ISOLATE_SUCCESS if cc.nr_migratepages else ISOLATE_NONE
+
+
+def __isolate_free_page(zone: Zone, pfn: int, order: int) -> int:
+    """Take a free block for compaction if the zone stays above min + 2**order (page_alloc.c)."""
+    from mmsim.mm.page_alloc import del_from_free_area
+
+    node = zone.node
+    mt = node.get_pageblock_migratetype(pfn)
+    if mt != MIGRATE_ISOLATE:
+        watermark = zone.min_wmark_pages + (1 << order)
+        if not zone_watermark_ok(zone, 0, watermark, 0, ALLOC_CMA):
+            return 0
+        zone.nr_free_pages -= 1 << order
+    list_mt = del_from_free_area(zone, pfn, order)
+    if list_mt == MIGRATE_CMA:
+        zone.nr_free_cma -= 1 << order
+    if order >= pageblock_order - 1:
+        for pb in range(pfn, pfn + (1 << order) - 1, pageblock_nr_pages):
+            bmt = node.get_pageblock_migratetype(pb)
+            if bmt not in (MIGRATE_ISOLATE, MIGRATE_CMA, MIGRATE_HIGHATOMIC):
+                node.set_pageblock_migratetype(pb, MIGRATE_MOVABLE)
+    return 1 << order
+
+
+def isolate_freepages_block(cc: CompactControl, start_pfn: int, end_pfn: int) -> int:
+    """Grab free blocks in ``[start_pfn, end_pfn)`` until there are enough targets (L434-576).
+
+    Returns where it stopped.
+    """
+    zone = cc.zone
+    node = zone.node
+    base = node.node_start_pfn
+    bo = node._buddy_order
+    ho = node._head_order
+    st = node._state
+    pfn = start_pfn
+    nr_scanned = 0
+    total_isolated = 0
+    valid_page = None
+    isolated_blocks: list[tuple[int, int]] = []
+    while pfn < end_pfn:
+        i = pfn - base
+        nr_scanned += 1
+        if st[i] == FRAME_HOLE:
+            pfn += 1
+            continue
+        if valid_page is None:
+            valid_page = pfn
+        h = ho[i]
+        if h != NOT_BUDDY and h > 0:  # compound page: jump over it
+            pfn += 1 << h
+            continue
+        order = bo[i]
+        if order == NOT_BUDDY:
+            pfn += 1
+            continue
+        isolated = __isolate_free_page(zone, pfn, order)
+        if not isolated:
+            break
+        isolated_blocks.append((pfn, order))
+        total_isolated += isolated
+        cc.nr_freepages += isolated
+        pfn += isolated
+        if cc.nr_migratepages <= cc.nr_freepages:
+            break
+    if pfn > end_pfn:
+        pfn = end_pfn
+    if isolated_blocks:
+        for bp, order in isolated_blocks:
+            n = 1 << order
+            lo = bp - base
+            zone.nr_state[FRAME_FREE] -= n
+            zone.nr_state[FRAME_ISOLATED] += n
+            node.state[lo:lo + n] = FRAME_ISOLATED
+            cc.freepages_blocks.append((bp, order))
+    tr = node.machine.tracer
+    if tr is not None:
+        tr("mm_compaction_isolate_freepages", start_pfn=start_pfn, end_pfn=pfn,
+           nr_scanned=nr_scanned, nr_taken=total_isolated)
+    if pfn == end_pfn:
+        update_pageblock_skip(cc, valid_page, total_isolated, False)
+    cc.total_free_scanned += nr_scanned
+    cc.cost_ns += nr_scanned * node.machine.cost.compact_scan_ns
+    if total_isolated:
+        node.machine.vm_events["compact_isolated"] += total_isolated
+    return pfn
+
+
+def isolate_freepages(cc: CompactControl) -> None:
+    """The free scanner: walk down from ``cc.free_pfn`` one pageblock at a time (L1067-1163)."""
+    zone = cc.zone
+    cc.freepages_blocks = []
+    isolate_start_pfn = cc.free_pfn
+    block_start = pageblock_start_pfn(cc.free_pfn)
+    block_end = min(block_start + pageblock_nr_pages, zone.zone_end_pfn)
+    low_pfn = pageblock_end_pfn(cc.migrate_pfn)
+    while block_start >= low_pfn:
+        first = pageblock_pfn_to_page(zone, block_start, block_end)
+        if first is not None and suitable_migration_target(cc, first) and \
+                isolation_suitable(cc, first):
+            isolate_start_pfn = isolate_freepages_block(cc, isolate_start_pfn, block_end)
+            if cc.nr_freepages >= cc.nr_migratepages or cc.contended:
+                if isolate_start_pfn >= block_end:
+                    isolate_start_pfn = block_start - pageblock_nr_pages
+                break
+            if isolate_start_pfn < block_end:
+                break
+        block_end = block_start
+        block_start -= pageblock_nr_pages
+        isolate_start_pfn = block_start
+    # map_pages: split every block into order-0 pages; the list ends up reversed
+    pages: list[int] = []
+    for bp, order in cc.freepages_blocks:
+        pages.extend(range(bp, bp + (1 << order)))
+    # compaction_alloc pops from the front of a list built by list_add: newest first
+    cc.freepages = pages[::-1] + cc.freepages
+    cc.free_pfn = isolate_start_pfn
+
+
+def compaction_alloc(cc: CompactControl) -> int | None:
+    """Target page for one migration; refills from the free scanner (L1169-1192)."""
+    if not cc.freepages:
+        if not cc.contended:
+            isolate_freepages(cc)
+        if not cc.freepages:
+            return None
+    cc.nr_freepages -= 1
+    return cc.freepages.pop(0)
+
+
+def migrate_pages(cc: CompactControl) -> tuple[int, int, bool]:
+    """Move each isolated page to a target from ``compaction_alloc`` (mm/migrate.c).
+
+    The page's contents, owner, flags and LRU list move to the target frame;
+    the source frame is freed (to the per-cpu list of the compacting CPU).
+    Returns ``(migrated, failed, out_of_targets)``.
+    """
+    from mmsim.mm.page_alloc import free_pages
+    from mmsim.mm.swap import get_lruvec
+
+    zone = cc.zone
+    node = zone.node
+    base = node.node_start_pfn
+    lv = get_lruvec(node)
+    machine = node.machine
+    task = machine.sched.current if machine.sched is not None else None
+    cpu = task.cpu % machine.nr_cpus if task is not None else 0
+    migrated = 0
+    enomem = False
+    remaining = list(cc.migratepages)
+    done: list[int] = []
+    for src in remaining:
+        dst = compaction_alloc(cc)
+        if dst is None:
+            enomem = True
+            break
+        si, di = src - base, dst - base
+        kind = node._state[si]
+        node._state[di] = kind
+        zone.nr_state[FRAME_ISOLATED] -= 1
+        zone.nr_state[kind] += 1
+        node._head_order[di] = 0
+        lv.flags[di] = lv.flags[si]
+        owner = int(lv.owner[si])
+        lv.owner[di] = owner
+        lv.index[di] = lv.index[si]
+        if owner >= 0:
+            m = machine.mappings[owner]
+            m.pfn[int(lv.index[si])] = dst
+        lv.flags[si] = 0
+        lv.owner[si] = -1
+        slab = getattr(node, "slab_cache", None)
+        if slab is not None and slab.member[si]:
+            slab.member[si] = False
+            slab.member[di] = True
+        lru = cc._src_lru.pop(src)
+        lv.add(np.array([dst], dtype=np.int64), lru)
+        free_pages(node, src, 0, cpu=cpu)
+        migrated += 1
+        done.append(src)
+    failed_src = remaining[migrated:]
+    if failed_src:
+        # putback_movable_pages: back on their LRU lists
+        for src in failed_src:
+            lv.add(np.array([src], dtype=np.int64), cc._src_lru.pop(src))
+    _node_isolated(node, -len(remaining))
+    cc.migratepages = []
+    cc.nr_migratepages = 0
+    machine.vm_events["pgmigrate_success"] += migrated
+    machine.vm_events["pgmigrate_fail"] += len(failed_src) if not enomem else 0
+    cc.cost_ns += migrated * machine.cost.migrate_page_ns
+    tr = machine.tracer
+    if tr is not None:
+        tr("mm_compaction_migratepages", nr_migrated=migrated, nr_failed=len(failed_src))
+    return migrated, len(failed_src), enomem
+
+
+def release_freepages(cc: CompactControl) -> int:
+    """Unused targets go back to the buddy allocator; returns the highest pfn (or 0)."""
+    from mmsim.mm.page_alloc import __free_one_page
+
+    zone = cc.zone
+    node = zone.node
+    base = node.node_start_pfn
+    high = 0
+    for pfn in sorted(cc.freepages):
+        i = pfn - base
+        node._state[i] = FRAME_FREE
+        zone.nr_state[FRAME_ISOLATED] -= 1
+        zone.nr_state[FRAME_FREE] += 1
+        __free_one_page(zone, pfn, 0, node.get_pageblock_migratetype(pfn))
+        high = max(high, pfn)
+    cc.freepages = []
+    cc.nr_freepages = 0
+    return high
+
+
+def __compact_finished(zone: Zone, cc: CompactControl) -> int:
+    """Stop conditions of a compaction run (L1313-1402); no watermark test in v5.0."""
+    from mmsim.mm.page_alloc import find_suitable_fallback
+
+    if cc.contended:
+        return COMPACT_CONTENDED
+    if compact_scanners_met(cc):
+        reset_cached_positions(zone)
+        if cc.direct_compaction:
+            zone.compact_blockskip_flush = True
+        return COMPACT_COMPLETE if cc.whole_zone else COMPACT_PARTIAL_SKIPPED
+    if cc.order == -1:
+        return COMPACT_CONTINUE
+    if cc.finishing_block:
+        if cc.migrate_pfn % pageblock_nr_pages == 0:
+            cc.finishing_block = False
+        else:
+            return COMPACT_CONTINUE
+    head = zone._head
+    mt = cc.migratetype
+    for order in range(cc.order, MAX_ORDER):
+        if head[(order << 3) | mt] != -1:
+            return COMPACT_SUCCESS
+        if mt == MIGRATE_MOVABLE and head[(order << 3) | MIGRATE_CMA] != -1:
+            return COMPACT_SUCCESS
+        fallback_mt, _can_steal = find_suitable_fallback(zone, order, mt, True)
+        if fallback_mt != -1:
+            if mt == MIGRATE_MOVABLE:
+                return COMPACT_SUCCESS
+            if cc.mode == MIGRATE_ASYNC or cc.migrate_pfn % pageblock_nr_pages == 0:
+                return COMPACT_SUCCESS
+            cc.finishing_block = True
+            return COMPACT_CONTINUE
+    return COMPACT_NO_SUITABLE_PAGE
+
+
+def compact_finished(zone: Zone, cc: CompactControl) -> int:
+    """``__compact_finished`` + tracepoint; NO_SUITABLE_PAGE means continue (L1404-1415)."""
+    ret = __compact_finished(zone, cc)
+    _trace(zone, "mm_compaction_finished", order=cc.order, ret=compact_result_names[ret])
+    if ret == COMPACT_NO_SUITABLE_PAGE:
+        ret = COMPACT_CONTINUE
+    return ret
+
+
+def compact_zone(zone: Zone, cc: CompactControl) -> Gen:
+    """Compact one zone (L1537-1699): the two scanners until a block is free or they meet.
+
+    A generator: it yields the CPU time the scanning and copying cost, and
+    returns the result code. Records the scanners' positions over time in
+    ``zone.node.compaction_log`` for the memory-map figures.
+    """
+    from mmsim.mm.page_alloc import drain_pages_zone
+
+    cc.zone = zone
+    node = zone.node
+    machine = node.machine
+    start_pfn = zone.zone_start_pfn
+    end_pfn = zone.zone_end_pfn
+    sync = cc.sync
+    ret = compaction_suitable(zone, cc.order, cc.alloc_flags, cc.classzone_idx)
+    if ret in (COMPACT_SUCCESS, COMPACT_SKIPPED):
+        return ret
+    if compaction_restarting(zone, cc.order):
+        __reset_isolation_suitable(zone)
+    if cc.whole_zone:
+        cc.migrate_pfn = start_pfn
+        cc.free_pfn = pageblock_start_pfn(end_pfn - 1)
+    else:
+        cc.migrate_pfn = zone.compact_cached_migrate_pfn[int(sync)]
+        cc.free_pfn = zone.compact_cached_free_pfn
+        if cc.free_pfn < start_pfn or cc.free_pfn >= end_pfn:
+            cc.free_pfn = pageblock_start_pfn(end_pfn - 1)
+            zone.compact_cached_free_pfn = cc.free_pfn
+        if cc.migrate_pfn < start_pfn or cc.migrate_pfn >= end_pfn:
+            cc.migrate_pfn = start_pfn
+            zone.compact_cached_migrate_pfn = [cc.migrate_pfn, cc.migrate_pfn]
+        if cc.migrate_pfn == start_pfn:
+            cc.whole_zone = True
+    cc._src_lru = {}
+    cc.freepages_blocks = []
+    last_migrated_pfn = 0
+    _trace_begin_end(zone, cc, "mm_compaction_begin", None)
+    sched = machine.sched
+    log = {"zone": zone.name, "order": cc.order, "start": sched.now_ns if sched else 0,
+           "positions": [(sched.now_ns if sched else 0, cc.migrate_pfn, cc.free_pfn)],
+           "direct": cc.direct_compaction}
+    if not hasattr(node, "compaction_log"):
+        node.compaction_log = []
+    node.compaction_log.append(log)
+    while True:
+        ret = compact_finished(zone, cc)
+        if ret != COMPACT_CONTINUE:
+            break
+        iso = isolate_migratepages(zone, cc)
+        if iso == ISOLATE_ABORT:
+            ret = COMPACT_CONTENDED
+            break
+        if iso == ISOLATE_SUCCESS:
+            first_src = cc.migratepages[0]
+            _migrated, _failed, enomem = migrate_pages(cc)
+            if enomem and not compact_scanners_met(cc):
+                ret = COMPACT_CONTENDED
+                log["positions"].append((sched.now_ns if sched else 0, cc.migrate_pfn,
+                                         cc.free_pfn))
+                break
+            last_migrated_pfn = first_src
+            if cc.direct_compaction and cc.mode == MIGRATE_ASYNC and cc.order > 0:
+                block = 1 << cc.order
+                cc.migrate_pfn = ((cc.migrate_pfn - 1) | (block - 1)) + 1
+                last_migrated_pfn = 0
+        # check_drain
+        if cc.order > 0 and last_migrated_pfn:
+            current_block_start = cc.migrate_pfn & ~((1 << cc.order) - 1)
+            if last_migrated_pfn < current_block_start:
+                task = sched.current if sched is not None else None
+                drain_pages_zone(zone, task.cpu % machine.nr_cpus if task else 0)
+                last_migrated_pfn = 0
+        log["positions"].append((sched.now_ns if sched else 0, cc.migrate_pfn, cc.free_pfn))
+        if cc.cost_ns:
+            c, cc.cost_ns = cc.cost_ns, 0
+            yield Run(c)
+    # out:
+    if cc.freepages:
+        free_pfn = release_freepages(cc)
+        free_pfn = pageblock_start_pfn(free_pfn)
+        if free_pfn > zone.compact_cached_free_pfn:
+            zone.compact_cached_free_pfn = free_pfn
+    machine.vm_events["compact_migrate_scanned"] += cc.total_migrate_scanned
+    machine.vm_events["compact_free_scanned"] += cc.total_free_scanned
+    _trace_begin_end(zone, cc, "mm_compaction_end", ret)
+    log["end"] = sched.now_ns if sched else 0
+    log["result"] = compact_result_names[ret]
+    if cc.cost_ns:
+        c, cc.cost_ns = cc.cost_ns, 0
+        yield Run(c)
+    return ret
+
+
+def _trace_begin_end(zone: Zone, cc: CompactControl, event: str, status: int | None) -> None:
+    tr = zone.node.machine.tracer
+    if tr is None:
+        return
+    fields = dict(zone_start=zone.zone_start_pfn, migrate_pfn=cc.migrate_pfn,
+                  free_pfn=cc.free_pfn, zone_end=zone.zone_end_pfn, sync=cc.sync)
+    if status is not None:
+        fields["status"] = compact_result_names[status]
+    tr(event, **fields)
+
+
+def run_compact_zone(zone: Zone, cc: CompactControl) -> int:
+    """Run :func:`compact_zone` to completion outside a simulation; returns the result."""
+    gen = compact_zone(zone, cc)
+    try:
+        while True:
+            next(gen)
+    except StopIteration as stop:
+        return stop.value
+
+
+# --------------------------------------------------------------------------
+# kcompactd
+# --------------------------------------------------------------------------
+def kcompactd_work_requested(pgdat: Node) -> bool:
+    """Work pending or a stop request (L1915-1918)."""
+    task = pgdat.kcompactd
+    return pgdat.kcompactd_max_order > 0 or (task is not None and task.should_stop)
+
+
+def kcompactd_do_work(pgdat: Node) -> Gen:
+    """One kcompactd pass over zones 0..classzone (L1940-2023)."""
+    from mmsim.mm.gfp import GFP_KERNEL
+    from mmsim.mm.page_alloc import drain_all_pages
+
+    machine = pgdat.machine
+    cc = CompactControl(pgdat.kcompactd_max_order, GFP_KERNEL, MIGRATE_SYNC_LIGHT,
+                        classzone_idx=pgdat.kcompactd_classzone_idx)
+    tr = machine.tracer
+    if tr is not None:
+        tr("mm_compaction_kcompactd_wake", nid=pgdat.node_id, order=cc.order,
+           classzone_idx=cc.classzone_idx)
+    machine.vm_events["compact_daemon_wake"] += 1
+    for zoneid in range(cc.classzone_idx + 1):
+        zone = pgdat.zones[zoneid]
+        if not zone.populated_zone():
+            continue
+        if compaction_deferred(zone, cc.order):
+            continue
+        if compaction_suitable(zone, cc.order, 0, zoneid) != COMPACT_CONTINUE:
+            continue
+        cc.nr_freepages = 0
+        cc.nr_migratepages = 0
+        cc.total_migrate_scanned = 0
+        cc.total_free_scanned = 0
+        cc.zone = zone
+        cc.freepages = []
+        cc.migratepages = []
+        task = pgdat.kcompactd
+        if task is not None and task.should_stop:
+            return
+        status = yield from compact_zone(zone, cc)
+        if status == COMPACT_SUCCESS:
+            compaction_defer_reset(zone, cc.order, False)
+        elif status in (COMPACT_PARTIAL_SKIPPED, COMPACT_COMPLETE):
+            drain_all_pages(pgdat, zone)
+            defer_compaction(zone, cc.order)
+        machine.vm_events["compact_daemon_migrate_scanned"] += cc.total_migrate_scanned
+        machine.vm_events["compact_daemon_free_scanned"] += cc.total_free_scanned
+    if pgdat.kcompactd_max_order <= cc.order:
+        pgdat.kcompactd_max_order = 0
+    if pgdat.kcompactd_classzone_idx >= cc.classzone_idx:
+        pgdat.kcompactd_classzone_idx = pgdat.nr_zones - 1
+
+
+def kcompactd(pgdat: Node) -> Gen:
+    """The kcompactd thread (L2055-2083): sleep until work is requested, do one pass."""
+    from mmsim.kthread import Schedule, finish_wait, prepare_to_wait
+
+    machine = pgdat.machine
+    task = machine.sched.current
+    pgdat.kcompactd_max_order = 0
+    pgdat.kcompactd_classzone_idx = pgdat.nr_zones - 1
+    while not task.should_stop:
+        tr = machine.tracer
+        if tr is not None:
+            tr("mm_compaction_kcompactd_sleep", nid=pgdat.node_id)
+        # wait_event_freezable(kcompactd_wait, kcompactd_work_requested(pgdat))
+        while not kcompactd_work_requested(pgdat):
+            prepare_to_wait(pgdat.kcompactd_wait, task)
+            if kcompactd_work_requested(pgdat):
+                break
+            yield Schedule()
+        finish_wait(pgdat.kcompactd_wait, task)
+        if task.should_stop:
+            break
+        pgdat.kcompactd_running = True
+        yield from kcompactd_do_work(pgdat)
+        pgdat.kcompactd_running = False
+
+
+def kcompactd_run(pgdat: Node) -> Any:
+    """Start ``kcompactd<nid>`` unless it runs already (L2089-2104)."""
+    if pgdat.kcompactd is not None:
+        return pgdat.kcompactd
+    sched = pgdat.machine.sched
+    if sched is None:
+        raise ValueError("kcompactd_run: the machine has no scheduler; start a Simulation first")
+    pgdat.kcompactd = sched.spawn(kcompactd, f"kcompactd{pgdat.node_id}", pgdat,
+                                  flags=0x00200000, cpu=pgdat.node_id)
+    return pgdat.kcompactd
+
+
+def kcompactd_stop(pgdat: Node) -> None:
+    """Stop this node's kcompactd (L2110-2118)."""
+    if pgdat.kcompactd is not None:
+        pgdat.machine.sched.kthread_stop(pgdat.kcompactd)
+        pgdat.kcompactd = None
+
+
+def kcompactd_init(machine: Machine) -> None:
+    """One kcompactd per node with memory (L2143-2159)."""
+    for pgdat in machine.nodes:
+        if pgdat.node_present_pages:
+            kcompactd_run(pgdat)
+
+
+# --------------------------------------------------------------------------
+# Direct compaction (called from the allocator's slow path)
+# --------------------------------------------------------------------------
+def compact_zone_order(zone: Zone, order: int, gfp_mask: int, prio: int, alloc_flags: int,
+                       classzone_idx: int) -> Gen:
+    """Direct compaction of one zone (L1701-1732)."""
+    cc = CompactControl(order, gfp_mask,
+                        MIGRATE_ASYNC if prio == COMPACT_PRIO_ASYNC else MIGRATE_SYNC_LIGHT,
+                        alloc_flags=alloc_flags, classzone_idx=classzone_idx,
+                        direct_compaction=True,
+                        whole_zone=prio == MIN_COMPACT_PRIORITY,
+                        ignore_skip_hint=prio == MIN_COMPACT_PRIORITY,
+                        ignore_block_suitable=prio == MIN_COMPACT_PRIORITY)
+    ret = yield from compact_zone(zone, cc)
+    return ret
+
+
+def compaction_zonelist_suitable(node: Node, gfp_mask: int, order: int,
+                                 alloc_flags: int) -> bool:
+    """Would compaction have a chance after more reclaim? (L1505-1535)
+
+    A zone counts its free pages plus ``reclaimable / order``; true if any zone
+    then passes ``__compaction_suitable``.
+    """
+    from mmsim.mm.page_alloc import prepare_alloc_pages
+    from mmsim.mm.vmscan import zone_reclaimable_pages
+
+    ac = prepare_alloc_pages(node, gfp_mask)
+    for zone in ac.zonelist:
+        available = zone_reclaimable_pages(zone) // order + zone.nr_free_pages
+        if __compaction_suitable(zone, order, alloc_flags, ac.classzone_idx,
+                                 available) != COMPACT_SKIPPED:
+            return True
+    return False
+
+
+def try_to_compact_pages(node: Node, gfp_mask: int, order: int, alloc_flags: int,
+                         prio: int) -> Gen:
+    """Direct compaction over the zonelist (L1746-1811); returns the best result."""
+    from mmsim.mm import gfp as G
+    from mmsim.mm.page_alloc import prepare_alloc_pages
+
+    if not gfp_mask & G.__GFP_IO:
+        return COMPACT_SKIPPED
+    tr = node.machine.tracer
+    if tr is not None:
+        tr("mm_compaction_try_to_compact_pages", order=order, gfp_mask=gfp_mask, priority=prio)
+    ac = prepare_alloc_pages(node, gfp_mask)
+    rc = COMPACT_SKIPPED
+    for zone in ac.zonelist:
+        if prio > MIN_COMPACT_PRIORITY and compaction_deferred(zone, order):
+            rc = max(COMPACT_DEFERRED, rc)
+            continue
+        status = yield from compact_zone_order(zone, order, gfp_mask, prio, alloc_flags,
+                                               ac.classzone_idx)
+        rc = max(status, rc)
+        if status == COMPACT_SUCCESS:
+            compaction_defer_reset(zone, order, False)
+            break
+        if prio != COMPACT_PRIO_ASYNC and status in (COMPACT_COMPLETE, COMPACT_PARTIAL_SKIPPED):
+            defer_compaction(zone, order)
+    return rc
 
 
 __all__ = [

@@ -23,9 +23,8 @@ Kernel source: mm/page_alloc.c ``__alloc_pages_nodemask``,
 
 Simplifications
 ---------------
-* Direct compaction is called through ``machine.hooks["direct_compact"]``
-  (filled by the compaction module); without it high-order requests rely on
-  reclaim alone.
+* Each round serves all the blocks still missing of a multi-block request;
+  ``drain_all_pages`` after a failed reclaim round happens once per round.
 * No cpusets, no ``__GFP_THISNODE``/NUMA policies, no ``__GFP_NOFAIL`` loop
   beyond the OOM killer, no memcg charging.
 * The OOM killer kills the allocating task itself (the memory hog in a
@@ -48,6 +47,7 @@ from mmsim.mm.page_alloc import (
     ALLOC_HIGH,
     ALLOC_KSWAPD,
     ALLOC_NO_WATERMARKS,
+    ALLOC_WMARK_HIGH,
     ALLOC_WMARK_MIN,
     __zone_watermark_ok,
     alloc_pages,
@@ -151,10 +151,15 @@ def alloc_pages_task(node: Node, nr: int, gfp: int | str, *, order: int = 0,
                      kind: Any = None) -> Gen:
     """Allocate ``nr`` blocks of ``2**order`` pages from a task; returns their pfns.
 
-    Fast path at *low*; for the shortfall the slow path: wake kswapd, retry at
-    *min*, direct reclaim (with throttling), retry while progress is made;
-    finally OOM, which raises :class:`OutOfMemory` in the calling task.
+    Fast path at *low*; for the shortfall the slow path of v5.0: wake kswapd,
+    retry at *min*; for high-order requests direct compaction (async) first;
+    then the retry loop - wake kswapd again, direct reclaim (with throttling),
+    direct compaction, retry while ``should_reclaim_retry`` or
+    ``should_compact_retry`` say so; finally the OOM killer, which raises
+    :class:`OutOfMemory` in the calling task. Requests that may not block
+    (``GFP_ATOMIC``, ``GFP_NOWAIT``) return what they got.
     """
+    from mmsim.mm.compaction import DEF_COMPACT_PRIORITY, INIT_COMPACT_PRIORITY
     from mmsim.mm.vmscan import try_to_free_pages
 
     if isinstance(gfp, str):
@@ -164,81 +169,192 @@ def alloc_pages_task(node: Node, nr: int, gfp: int | str, *, order: int = 0,
     machine = node.machine
     sched = machine.sched
     ac = prepare_alloc_pages(node, gfp)
-    parts: list[np.ndarray] = []
-    got = 0
-    fast = fast_path_alloc_flags(gfp, ac.migratetype)
-    p = _take(node, nr, order, gfp, kind, fast)
-    parts.append(p)
-    got += p.size
-    if got < nr:
+    grab = _Grab(node, nr, order, gfp, kind)
+    take = grab.take
+    take(fast_path_alloc_flags(gfp, ac.migratetype))
+    if grab.got < nr:
         task = sched.current if sched is not None else None
         task_flags = task.flags if task is not None else 0
         alloc_flags = gfp_to_alloc_flags(gfp, task_flags)
+        can_direct_reclaim = bool(gfp & G.__GFP_DIRECT_RECLAIM)
+        costly = order > PAGE_ALLOC_COSTLY_ORDER
+        movable = ac.migratetype == 1
+        pfmemalloc = bool(task_flags & PF_MEMALLOC or gfp & G.__GFP_MEMALLOC)
+        if alloc_flags & ALLOC_KSWAPD:
+            wake_all_kswapds(node, order, gfp, ac.high_zoneidx)
+        take(alloc_flags)
+        compact_priority = DEF_COMPACT_PRIORITY
+        compact_result = None
+        if grab.got < nr and can_direct_reclaim and order and (costly or not movable) \
+                and not pfmemalloc:
+            compact_result = yield from _direct_compact(node, gfp, order, alloc_flags,
+                                                        INIT_COMPACT_PRIORITY, grab)
+            if grab.got < nr and costly and gfp & G.__GFP_NORETRY:
+                from mmsim.mm.compaction import COMPACT_DEFERRED
+
+                if compact_result == COMPACT_DEFERRED:
+                    return grab.result()
+                compact_priority = INIT_COMPACT_PRIORITY
         no_progress_loops = 0
-        drained = False
-        first = True
-        while got < nr:
+        compaction_retries = 0
+        while grab.got < nr:
+            # retry:
             if alloc_flags & ALLOC_KSWAPD:
                 wake_all_kswapds(node, order, gfp, ac.high_zoneidx)
-            flags = alloc_flags
-            if task_flags & PF_MEMALLOC or gfp & G.__GFP_MEMALLOC:
-                flags = ALLOC_NO_WATERMARKS
-            p = _take(node, nr - got, order, gfp, kind, flags)
-            parts.append(p)
-            got += p.size
-            if got >= nr:
+            take(ALLOC_NO_WATERMARKS if pfmemalloc else alloc_flags)
+            if grab.got >= nr:
                 break
-            if first and order and _direct_compact(node, gfp, order) is not None:
-                pass
-            first = False
-            if not gfp & G.__GFP_DIRECT_RECLAIM or task_flags & PF_MEMALLOC:
-                break  # GFP_ATOMIC / GFP_NOWAIT / kswapd: fail
+            if not can_direct_reclaim or task_flags & PF_MEMALLOC:
+                break  # GFP_ATOMIC / GFP_NOWAIT / kswapd itself: fail
             # __alloc_pages_direct_reclaim
             progress = yield from try_to_free_pages(node, order, gfp)
-            p = _take(node, nr - got, order, gfp, kind, alloc_flags)
-            if not p.size and progress and not drained:
-                drain_all_pages(node)
-                drained = True
-                p = _take(node, nr - got, order, gfp, kind, alloc_flags)
-            parts.append(p)
-            got += p.size
-            if got >= nr:
+            before = grab.got
+            take(alloc_flags)
+            if grab.got == before and progress:
+                drain_all_pages(node)  # once "drained", per allocation attempt
+                take(alloc_flags)
+            if grab.got >= nr:
                 break
+            if order:
+                compact_result = yield from _direct_compact(node, gfp, order, alloc_flags,
+                                                            compact_priority, grab)
+                if grab.got >= nr:
+                    break
             if gfp & G.__GFP_NORETRY:
                 break
-            if order > PAGE_ALLOC_COSTLY_ORDER and not gfp & G.__GFP_RETRY_MAYFAIL:
+            if costly and not gfp & G.__GFP_RETRY_MAYFAIL:
                 break
             retry, no_progress_loops = should_reclaim_retry(node, gfp, order, alloc_flags,
                                                            bool(progress), no_progress_loops)
             if retry:
                 continue
-            # __alloc_pages_may_oom: last try at the high watermark, then the OOM killer
-            hi = ALLOC_CMA if ac.migratetype == 1 else 0
-            p = _take(node, nr - got, order, gfp, kind, hi | 2)  # ALLOC_WMARK_HIGH
-            parts.append(p)
-            got += p.size
-            if got >= nr:
+            if progress and order and compact_result is not None:
+                retry, compact_priority, compaction_retries = should_compact_retry(
+                    node, gfp, order, alloc_flags, compact_result, compact_priority,
+                    compaction_retries)
+                if retry:
+                    continue
+            # __alloc_pages_may_oom: one last try at the high watermark, then OOM
+            take(ALLOC_WMARK_HIGH | (ALLOC_CMA if movable else 0))
+            if grab.got >= nr:
                 break
-            if order > PAGE_ALLOC_COSTLY_ORDER or gfp & G.__GFP_RETRY_MAYFAIL or \
-                    ac.high_zoneidx < 2:
+            if costly or gfp & G.__GFP_RETRY_MAYFAIL or ac.high_zoneidx < 2:
                 break  # no OOM kill for these: the allocation just fails
             machine.vm_events["oom_kill"] += 1
             tr = machine.tracer
             if tr is not None:
                 tr("mark_victim", pid=task.pid if task is not None else 0)
-            raise OutOfMemory(order, gfp, (nr - got))
-    if got:
-        yield Run(got * machine.cost.alloc_page_ns)
-    if len(parts) == 1:
-        return parts[0]
-    return np.concatenate(parts)
+            for p in grab.parts:  # the victim's partial allocation is given back
+                _give_back(node, p, order)
+            raise OutOfMemory(order, gfp, nr - grab.got)
+    if grab.got:
+        yield Run(grab.got * machine.cost.alloc_page_ns)
+    return grab.result()
 
 
-def _direct_compact(node: Node, gfp: int, order: int) -> Any:
-    hook = node.machine.hooks.get("direct_compact")
-    if hook is None:
+def _give_back(node: Node, pfns: np.ndarray, order: int) -> None:
+    from mmsim.mm.page_alloc import free_pages, free_pages_bulk
+
+    if order == 0:
+        free_pages_bulk(node, pfns)
+    else:
+        for p in pfns.tolist():
+            free_pages(node, p, order)
+
+
+class _Grab:
+    """The pages one request has obtained so far, and how to take more."""
+
+    def __init__(self, node: Node, nr: int, order: int, gfp: int, kind: Any):
+        self.node, self.nr, self.order, self.gfp, self.kind = node, nr, order, gfp, kind
+        self.parts: list[np.ndarray] = []
+        self.got = 0
+
+    def take(self, flags: int) -> int:
+        """Take as many of the missing blocks as ``flags`` allow; returns how many."""
+        p = _take(self.node, self.nr - self.got, self.order, self.gfp, self.kind, flags)
+        if p.size:
+            self.parts.append(p)
+            self.got += int(p.size)
+        return int(p.size)
+
+    def result(self) -> np.ndarray:
+        if not self.parts:
+            return np.empty(0, dtype=np.int64)
+        return self.parts[0] if len(self.parts) == 1 else np.concatenate(self.parts)
+
+
+def should_compact_retry(node: Node, gfp: int, order: int, alloc_flags: int,
+                         compact_result: int, compact_priority: int,
+                         retries: int) -> tuple[bool, int, int]:
+    """Retry compaction? (``should_compact_retry``) Returns (retry, priority, retries)."""
+    from mmsim.mm.compaction import (
+        COMPACT_COMPLETE,
+        COMPACT_CONTENDED,
+        COMPACT_DEFERRED,
+        COMPACT_PARTIAL_SKIPPED,
+        COMPACT_SKIPPED,
+        COMPACT_SUCCESS,
+        MIN_COMPACT_COSTLY_PRIORITY,
+        MIN_COMPACT_PRIORITY,
+        compaction_zonelist_suitable,
+    )
+
+    max_retries = 16  # MAX_COMPACT_RETRIES
+    if not order:
+        return False, compact_priority, retries
+    if compact_result == COMPACT_SUCCESS:
+        retries += 1
+    check_priority = False
+    if compact_result == COMPACT_COMPLETE:
+        check_priority = True
+    elif compact_result in (COMPACT_SKIPPED, COMPACT_DEFERRED, COMPACT_CONTENDED,
+                            COMPACT_PARTIAL_SKIPPED):
+        return (compaction_zonelist_suitable(node, gfp, order, alloc_flags), compact_priority,
+                retries)
+    if not check_priority:
+        if order > PAGE_ALLOC_COSTLY_ORDER:
+            max_retries //= 4
+        if retries <= max_retries:
+            return True, compact_priority, retries
+    # check_priority:
+    min_priority = MIN_COMPACT_COSTLY_PRIORITY if order > PAGE_ALLOC_COSTLY_ORDER \
+        else MIN_COMPACT_PRIORITY
+    if compact_priority > min_priority:
+        return True, compact_priority - 1, 0
+    return False, compact_priority, retries
+
+
+def _direct_compact(node: Node, gfp: int, order: int, alloc_flags: int, prio: int,
+                    grab: _Grab) -> Gen:
+    """``__alloc_pages_direct_compact``: compact, then try to allocate; count the outcome."""
+    from mmsim.mm.compaction import COMPACT_INACTIVE, compaction_defer_reset, \
+        try_to_compact_pages
+
+    if not order:
         return None
-    return hook(node, gfp, order)
+    machine = node.machine
+    sched = machine.sched
+    task = sched.current if sched is not None else None
+    old_flags = task.flags if task is not None else 0
+    if task is not None:
+        task.flags |= PF_MEMALLOC
+    try:
+        result = yield from try_to_compact_pages(node, gfp, order, alloc_flags, prio)
+    finally:
+        if task is not None:
+            task.flags = old_flags
+    if result <= COMPACT_INACTIVE:
+        return result
+    machine.vm_events["compact_stall"] += 1
+    if grab.take(alloc_flags):
+        zone = node.page_zone(int(grab.parts[-1][-1]))
+        zone.compact_blockskip_flush = False
+        compaction_defer_reset(zone, order, True)
+        machine.vm_events["compact_success"] += 1
+    else:
+        machine.vm_events["compact_fail"] += 1
+    return result
 
 
 __all__ = ["OutOfMemory", "alloc_pages_task", "gfp_to_alloc_flags", "should_reclaim_retry",

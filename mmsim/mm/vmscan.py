@@ -71,6 +71,7 @@ from mmsim.kthread import (
 from mmsim.mm import gfp as G
 from mmsim.mm.compaction import (
     COMPACT_CONTINUE,
+    COMPACT_SKIPPED,
     COMPACT_SUCCESS,
     compact_gap,
     compaction_suitable,

@@ -1448,6 +1448,8 @@ def _read_host(root: str | None) -> dict[str, str | None]:
                  "vmstat": read("proc/vmstat", False)}
         if texts["pagetypeinfo"] is None or _free_tables_agree(texts):
             break
+    else:
+        texts["pagetypeinfo"] = None  # never caught still: use buddyinfo alone
     return texts
 
 
@@ -1680,17 +1682,24 @@ def node_from_proc(zoneinfo: str | None = None, buddyinfo: str | None = None,
     from mmsim.sysctl import Sysctl
 
     if zoneinfo is None and buddyinfo is None and pagetypeinfo is None:
-        texts = _read_host(root)
-        zoneinfo, buddyinfo, pagetypeinfo = (texts["zoneinfo"], texts["buddyinfo"],
-                                             texts["pagetypeinfo"])
-        if vmstat is None:
-            vmstat = texts["vmstat"]
         if sysctl is None:
             base = Path(root or "/")
             sysctl = Sysctl.from_proc(vm_dir=str(base / "proc/sys/vm"),
                                       thp_path=str(base / "sys/kernel/mm/transparent_hugepage/"
                                                    "enabled"))
-    elif zoneinfo is None:
+        # a live host changes between the reads of its files: if they do not
+        # fit together (more free or per-cpu pages than managed ...), read again
+        for attempt in range(5):
+            texts = _read_host(root)
+            try:
+                return node_from_proc(texts["zoneinfo"], texts["buddyinfo"],
+                                      texts["pagetypeinfo"], sysctl,
+                                      vmstat=texts["vmstat"] if vmstat is None else vmstat,
+                                      node=node, config=config, copy_stats=copy_stats)
+            except ValueError:
+                if root is not None or attempt == 4:
+                    raise
+    if zoneinfo is None:
         raise ValueError("zoneinfo: required (it gives each zone's start_pfn, spanned, present "
                          "and managed pages); pass the text of /proc/zoneinfo")
     for label, value in (("zoneinfo", zoneinfo), ("buddyinfo", buddyinfo),

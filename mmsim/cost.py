@@ -83,5 +83,5 @@ class CostModel:
         d = self.as_dict()
         for k in d:
             if k.endswith("_ns") and k != "io_latency_ns":
-                d[k] = int(round(d[k] * factor))
+                d[k] = round(d[k] * factor)
         return CostModel(**d)

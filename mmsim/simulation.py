@@ -61,7 +61,7 @@ class Simulation:
     >>> from mmsim.workloads import FileStream
     >>> sim = Simulation(Node.build(mem="256MiB"), [FileStream(rate="400MiB")], seed=1)
     >>> res = sim.run(seconds=1.0)
-    >>> res.vmstat["pgsteal_kswapd"].iloc[-1] > 0
+    >>> bool(res.vmstat["pgsteal_kswapd"].iloc[-1] > 0)
     True
     """
 
@@ -168,7 +168,7 @@ class Simulation:
         """Advance ``seconds`` of simulated time; returns the :class:`Result` so far."""
         if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
             raise ValueError(f"seconds: {seconds!r} is not allowed; allowed a number >= 0")
-        end = self._ran_ns + int(round(seconds * NSEC_PER_SEC))
+        end = self._ran_ns + round(seconds * NSEC_PER_SEC)
         self.sched.run_until(end)
         self._ran_ns = end
         return self.result()

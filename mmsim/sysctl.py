@@ -105,8 +105,12 @@ class Sysctl:
 
     # ---- validation ---------------------------------------------------------
     @staticmethod
-    def validate(name: str, value: Any) -> Any:
-        """Check one value as the kernel's handler would; return it normalised."""
+    def validate(name: str, value: Any, current: Any = None) -> Any:
+        """Check one value as the kernel's handler would; return it normalised.
+
+        ``current`` is the value in force: a ``lowmem_reserve_ratio`` write of fewer
+        than five integers changes only those (``proc_dointvec``), the rest keep it.
+        """
         if name in _INT_FIELDS:
             _default, lo, hi = _INT_FIELDS[name]
             if name == "min_free_kbytes" and value is None:
@@ -115,7 +119,8 @@ class Sysctl:
                 try:
                     value = int(value.strip())
                 except ValueError:
-                    raise ValueError(f"{name}: {value!r} is not an integer") from None
+                    raise ValueError(f"{name}: {value!r} is not an integer; "
+                                     f"allowed {lo}..{hi}") from None
             return check_int(name, value, lo, hi)
         if name == "lowmem_reserve_ratio":
             if isinstance(value, str):
@@ -127,7 +132,7 @@ class Sysctl:
                 if unknown:
                     raise ValueError(f"lowmem_reserve_ratio: unknown zone {sorted(unknown)[0]!r};"
                                      f" allowed {', '.join(zone_names)}")
-                merged = list(DEFAULT_LOWMEM_RESERVE_RATIO)
+                merged = list(current or DEFAULT_LOWMEM_RESERVE_RATIO)
                 for k, v in value.items():
                     merged[zone_names.index(k)] = v
                 value = merged
@@ -146,15 +151,15 @@ class Sysctl:
                         v = int(v)
                     except ValueError:
                         raise ValueError(f"lowmem_reserve_ratio[{i}]: {v!r} is not an "
-                                         f"integer") from None
+                                         f"integer; allowed {-INT_MAX - 1}..{INT_MAX}") from None
                 out.append(check_int(f"lowmem_reserve_ratio[{i}]", v, -INT_MAX - 1, INT_MAX))
-            # proc_dointvec writes only the values given; the rest keep their defaults
-            out += list(DEFAULT_LOWMEM_RESERVE_RATIO[len(out):])
+            # proc_dointvec writes only the values given; the rest keep their values
+            out += list((current or DEFAULT_LOWMEM_RESERVE_RATIO)[len(out):])
             return out
         if name == "transparent_hugepage":
             if isinstance(value, str):
                 v = value.strip()
-                if v.startswith("[") or "[" in v:  # "always [madvise] never" as sysfs prints it
+                if "[" in v and "]" in v:  # "always [madvise] never" as sysfs prints it
                     v = v[v.index("[") + 1:v.index("]")]
                 if v in THP_MODES:
                     return v
@@ -166,7 +171,8 @@ class Sysctl:
         if name.startswith("_"):
             object.__setattr__(self, name, value)
             return
-        value = self.validate(name, value)
+        value = self.validate(name, value, self._lowmem_reserve_ratio
+                              if name == "lowmem_reserve_ratio" else None)
         machine = self._machine
         if name == "min_free_kbytes" and value is None and machine is not None:
             raise ValueError("min_free_kbytes: None (kernel default) can only be chosen "
@@ -255,7 +261,6 @@ def _run_handler(machine: Machine, name: str) -> None:
         page_alloc.setup_per_zone_wmarks(machine)
     elif name == "lowmem_reserve_ratio":
         page_alloc.setup_per_zone_lowmem_reserve(machine)
-    elif name == "transparent_hugepage":
-        if sysctl.transparent_hugepage != "never":
-            set_recommended_min_free_kbytes(machine)
+    elif name == "transparent_hugepage" and sysctl.transparent_hugepage != "never":
+        set_recommended_min_free_kbytes(machine)
     # watermark_boost_factor, extfrag_threshold, swappiness: read where used

@@ -142,7 +142,9 @@ def check_int(field: str, value: object, lo: int | None = None, hi: int | None =
             else:
                 raise TypeError
         except TypeError:
-            raise ValueError(f"{field}: {value!r} is not an integer") from None
+            allowed = "" if lo is None and hi is None else \
+                f"; allowed {'' if lo is None else lo}..{'' if hi is None else hi}"
+            raise ValueError(f"{field}: {value!r} is not an integer{allowed}") from None
     assert isinstance(value, int)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         lo_s = "" if lo is None else str(lo)

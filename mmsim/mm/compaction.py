@@ -411,7 +411,7 @@ def suitable_migration_source(cc: CompactControl, pfn: int) -> bool:
 
 
 def suitable_migration_target(cc: CompactControl, pfn: int) -> bool:
-    """Free pages are taken only from Movable/CMA blocks, never from a free pageblock (L1028-1051)."""
+    """Targets come only from Movable/CMA blocks, never a free pageblock (L1028-1051)."""
     node = cc.zone.node
     bo = node._buddy_order[pfn - node.node_start_pfn]
     if bo != NOT_BUDDY and bo >= pageblock_order:

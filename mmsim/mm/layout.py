@@ -85,7 +85,7 @@ def x86_64_layout(mem_pages: int) -> list[ZoneSpec]:
     >>> [(s.idx, s.start_pfn, s.spanned, s.present, s.managed) for s in x86_64_layout(2097152)]
     ... # doctest: +NORMALIZE_WHITESPACE
     [(0, 1, 4095, 3998, 3977), (1, 4096, 1044480, 782336, 773120),
-     (2, 1048576, 1310720, 1310720, 1278016)]
+     (2, 1048576, 1310720, 1310720, 1277954)]
     """
     if mem_pages < 4 * PFN_16M:
         raise ValueError(f"mem: {mem_pages} pages ({mem_pages >> 8} MiB) is too small for an "

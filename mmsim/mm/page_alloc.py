@@ -75,7 +75,6 @@ from mmsim.mm.mmzone import (
     MIGRATE_MOVABLE,
     MIGRATE_PCPTYPES,
     MIGRATE_RECLAIMABLE,
-    MIGRATE_TYPES,
     MIGRATE_UNMOVABLE,
     NIL,
     NOT_BUDDY,
@@ -92,7 +91,6 @@ from mmsim.mm.mmzone import (
     migratetype_names,
     pageblock_nr_pages,
     pageblock_order,
-    zone_names,
 )
 from mmsim.units import check_int
 
@@ -315,8 +313,9 @@ def can_steal_fallback(machine: Machine, order: int, start_mt: int) -> bool:
     """
     if order >= pageblock_order:
         return True
-    return (order >= pageblock_order // 2 or start_mt == MIGRATE_RECLAIMABLE
-            or start_mt == MIGRATE_UNMOVABLE or machine.page_group_by_mobility_disabled)
+    return (order >= pageblock_order // 2
+            or start_mt in (MIGRATE_RECLAIMABLE, MIGRATE_UNMOVABLE)
+            or machine.page_group_by_mobility_disabled)
 
 
 def find_suitable_fallback(zone: Zone, order: int, mt: int,
@@ -1246,7 +1245,7 @@ def alloc_pages(node: Node, order: int = 0, gfp: int | str | None = None, *,
     >>> from mmsim import Node
     >>> node = Node.build(mem="1GiB")
     >>> pfn = node.alloc_pages(3, "GFP_KERNEL")
-    >>> pfn % 8, node.head_order[pfn - node.node_start_pfn]
+    >>> pfn % 8, int(node.head_order[pfn - node.node_start_pfn])
     (0, 3)
     >>> node.alloc_pages(11)
     Traceback (most recent call last):

@@ -28,8 +28,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mmsim.kthread import NSEC_PER_SEC, Schedule, Sleep, WaitQueue, prepare_to_wait, \
-    wake_up_interruptible
+from mmsim.kthread import (
+    NSEC_PER_SEC,
+    Schedule,
+    Sleep,
+    WaitQueue,
+    prepare_to_wait,
+    wake_up_interruptible,
+)
 from mmsim.mm.swap import PG_reclaim, PG_writeback, get_lruvec, rotate_reclaimable_pages
 
 if TYPE_CHECKING:  # pragma: no cover

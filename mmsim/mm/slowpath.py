@@ -44,6 +44,7 @@ from mmsim.mm.mmzone import MAX_ORDER, PAGE_ALLOC_COSTLY_ORDER, WMARK_MIN
 from mmsim.mm.page_alloc import (
     ALLOC_CMA,
     ALLOC_CPUSET,
+    ALLOC_HARDER,
     ALLOC_HIGH,
     ALLOC_KSWAPD,
     ALLOC_NO_WATERMARKS,
@@ -328,8 +329,7 @@ def should_compact_retry(node: Node, gfp: int, order: int, alloc_flags: int,
 def _direct_compact(node: Node, gfp: int, order: int, alloc_flags: int, prio: int,
                     grab: _Grab) -> Gen:
     """``__alloc_pages_direct_compact``: compact, then try to allocate; count the outcome."""
-    from mmsim.mm.compaction import COMPACT_INACTIVE, compaction_defer_reset, \
-        try_to_compact_pages
+    from mmsim.mm.compaction import COMPACT_INACTIVE, compaction_defer_reset, try_to_compact_pages
 
     if not order:
         return None

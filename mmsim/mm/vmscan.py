@@ -81,7 +81,6 @@ from mmsim.mm.compaction import (
 from mmsim.mm.mmzone import (
     DEF_PRIORITY,
     FRAME_ANON,
-    FRAME_FILE,
     MAX_NR_ZONES,
     PAGE_ALLOC_COSTLY_ORDER,
     ZONE_NORMAL,
@@ -95,6 +94,7 @@ from mmsim.mm.swap import (
     LRU_ACTIVE_FILE,
     LRU_INACTIVE_ANON,
     LRU_INACTIVE_FILE,
+    Lruvec,
     PG_dirty,
     PG_mapped,
     PG_reclaim,
@@ -103,7 +103,6 @@ from mmsim.mm.swap import (
     PG_workingset,
     PG_writeback,
     PG_young,
-    Lruvec,
     get_lruvec,
     get_nr_swap_pages,
     total_swap_pages,
@@ -240,7 +239,7 @@ def inactive_ratio_for(pages: int) -> int:
     """``int_sqrt(10 * gb)`` or 1 (the ratio part of ``inactive_list_is_low``).
 
     >>> [inactive_ratio_for(p) for p in (250000, 2097152, 26214400)]
-    [1, 4, 31]
+    [1, 8, 31]
     """
     import math
 

@@ -141,7 +141,8 @@ def build(name: str, mem: int | str = "1GiB", seed: int = 0, sysctl: Sysctl | No
     """
     if name not in _BUILDERS:
         raise ValueError(f"scenario: unknown name {name!r}; allowed {', '.join(NAMES)}")
-    sim_keys = {"cost", "sample_interval", "trace", "swap", "check_invariants", "daemons"}
+    sim_keys = {"cost", "sample_interval", "trace", "swap", "check_invariants", "daemons",
+                "sample_buddyinfo"}
     knobs = dict(KNOBS[name])
     sim_opts: dict[str, Any] = {}
     for k, v in overrides.items():

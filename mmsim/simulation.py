@@ -53,7 +53,11 @@ class Simulation:
     trace
         Keep tracepoint records (default True).
     daemons
-        Start kswapd (and kcompactd when available); False runs the allocator alone.
+        Start kswapd and kcompactd; False runs the allocator alone.
+    check_invariants
+        Run :func:`mmsim.mm.debug.check_node` after every event (slow; for tests).
+    sample_buddyinfo
+        Also sample each zone's free blocks per order (``buddy_<zone>_<order>``).
 
     Examples
     --------
@@ -68,7 +72,8 @@ class Simulation:
     def __init__(self, node: Node, workloads: Sequence[Workload] = (), seed: int = 0, *,
                  swap: int | str | None = None, cost: CostModel | None = None,
                  sample_interval: float = 0.01, trace: bool = True,
-                 daemons: bool = True, check_invariants: bool = False):
+                 daemons: bool = True, check_invariants: bool = False,
+                 sample_buddyinfo: bool = True):
         from mmsim.mm.page_io import BlockDevice, io_thread
         from mmsim.mm.swap import SwapArea
         from mmsim.mm.vmscan import init_node_reclaim_state, kswapd_init, wakeup_kswapd
@@ -95,6 +100,7 @@ class Simulation:
         machine.blockdev = BlockDevice(machine, machine.cost.io_bandwidth,
                                        machine.cost.io_latency_ns)
         self.sample_ns = int(sample_interval * NSEC_PER_SEC)
+        self.sample_buddyinfo = sample_buddyinfo
         self.samples: list[dict[str, Any]] = []
         self.stats: dict[str, int] = {}
         self.oom_killed: list[str] = []
@@ -156,6 +162,9 @@ class Simulation:
             row[f"low_{z.name}"] = z.low_wmark_pages
             row[f"high_{z.name}"] = z.high_wmark_pages
             row[f"boost_{z.name}"] = z.watermark_boost
+            if self.sample_buddyinfo:
+                for o, n in enumerate(z._nr_free):
+                    row[f"buddy_{z.name}_{o}"] = n
         row["kswapd_running"] = int(bool(getattr(node, "kswapd_running", False)))
         prio = getattr(node, "kswapd_priority", None)
         row["kswapd_priority"] = -1 if prio is None else prio

@@ -283,3 +283,42 @@ def build_node(zones: dict[str, int | str] | None = None, mem: int | str | None 
     free_managed(node, specs)
     boot(machine, {"min_free_kbytes": sysctl.min_free_kbytes})
     return node
+
+
+def build_paper_node(zones: dict[str, int | str] | None = None, mem: int | str | None = None,
+                     sysctl: Sysctl | None = None, nr_cpus: int = 2,
+                     config: KernelConfig | None = None) -> Node:
+    """A booted node with zone sizes but no page frames: watermarks in microseconds.
+
+    It runs the same boot code as :meth:`mmsim.Node.build` (watermarks,
+    lowmem_reserve, THP raise, per-cpu sizes, thresholds) on the same zone
+    layout, but keeps no per-frame state, so nothing can be allocated from it.
+    Lessons use it to redraw watermark figures as a slider moves.
+
+    >>> n = build_paper_node(mem="8GiB")
+    >>> [(z.name, z.min_wmark_pages) for z in n.zones if z.managed_pages]
+    [('DMA', 32), ('DMA32', 6356), ('Normal', 10506)]
+    """
+    from mmsim.sysctl import Sysctl
+
+    if (zones is None) == (mem is None):
+        raise ValueError("build_paper_node: give exactly one of zones={...} or mem='8GiB'")
+    sysctl = sysctl.copy() if isinstance(sysctl, Sysctl) and sysctl._machine else \
+        (sysctl or Sysctl())
+    specs = x86_64_layout(parse_pages(mem, "mem")) if mem is not None else \
+        explicit_layout(zones or {})
+    machine = Machine(sysctl, nr_cpus=check_int("nr_cpus", nr_cpus, 1, 1024), config=config)
+    node = Node(machine, 0, 0, 1)
+    by_idx = {s.idx: s for s in specs}
+    last_end = 0
+    for idx in range(MAX_NR_ZONES):
+        s = by_idx.get(idx)
+        if s is None:
+            node.zones.append(Zone(node, idx, last_end, 0, 0, 0))
+        else:
+            node.zones.append(Zone(node, idx, s.start_pfn, s.spanned, s.present, s.managed))
+            last_end = s.start_pfn + s.spanned
+    machine.nodes.append(node)
+    node.paper = True
+    boot(machine, {"min_free_kbytes": sysctl.min_free_kbytes})
+    return node

@@ -906,6 +906,7 @@ def balance_pgdat(pgdat: Node, order: int, classzone_idx: int) -> Gen:
     """
     machine = pgdat.machine
     _count(machine, "pageoutrun")
+    run = _run_record(pgdat, order, classzone_idx)
     zone_boosts = [0] * MAX_NR_ZONES
     nr_boost_reclaim = 0
     for i in range(classzone_idx + 1):
@@ -974,7 +975,35 @@ def balance_pgdat(pgdat: Node, order: int, classzone_idx: int) -> Gen:
     snapshot_refaults(pgdat)
     pgdat.kswapd_priority = None
     pgdat.kswapd_last_reclaimed = sc.nr_reclaimed
+    _run_end(pgdat, run, sc, classzone_idx, boosted)
     return sc.order
+
+
+def _run_record(pgdat: Node, order: int, classzone_idx: int) -> dict[str, Any]:
+    """Start a record of this balance_pgdat run (for lessons and plots; not kernel state)."""
+    sched = pgdat.machine.sched
+    run = {"start": sched.now if sched is not None else 0.0, "order": order,
+           "classzone_idx": classzone_idx,
+           "free_start": {z.name: z.nr_free_pages for z in pgdat.zones if z.managed_pages},
+           "boost_start": {z.name: z.watermark_boost for z in pgdat.zones if z.managed_pages}}
+    if not hasattr(pgdat, "kswapd_runs"):
+        pgdat.kswapd_runs = []
+    pgdat.kswapd_runs.append(run)
+    return run
+
+
+def _run_end(pgdat: Node, run: dict[str, Any], sc: ScanControl, classzone_idx: int,
+             boosted: bool) -> None:
+    sched = pgdat.machine.sched
+    bz = balanced_zone(pgdat, sc.order, classzone_idx)
+    prios = [p for t, p in pgdat.kswapd_priority_trace
+             if t >= run["start"] * 1e9] if sched is not None else []
+    run.update({"end": sched.now if sched is not None else 0.0,
+                "reclaimed": sc.nr_reclaimed, "reclaim_order": sc.order,
+                "min_priority": min(prios) if prios else DEF_PRIORITY,
+                "balanced_by": bz.name if bz is not None else None,
+                "boosted": boosted, "failures": pgdat.kswapd_failures,
+                "free_end": {z.name: z.nr_free_pages for z in pgdat.zones if z.managed_pages}})
 
 
 def _record_priority(pgdat: Node, priority: int) -> None:

@@ -1,0 +1,278 @@
+"""Interactive panels built from a declarative list of controls.
+
+A lesson's panel is *data*: a list of :class:`Control` (name, range, default,
+label) and an ``update`` function that turns control values into a
+:class:`PanelOutput` (a figure, a short text with the numbers that matter,
+optionally a table). :class:`Panel` validates values against the controls,
+caches results by value (an LRU cache, so moving a slider back is instant),
+and builds the ipywidgets form only when asked - so tests drive every panel
+headless, at each control's minimum, default and maximum, with no browser.
+
+Examples
+--------
+>>> def update(order=0):
+...     return PanelOutput(text=f"order {order} = {1 << order} pages")
+>>> p = Panel("demo", [Control("order", "int", 3, 0, 10)], update)
+>>> p.render(order=9).text
+'order 9 = 512 pages'
+>>> p.render(order=11)
+Traceback (most recent call last):
+...
+ValueError: order: 11 is out of range; allowed 0..10
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+#: widget kinds a control can have
+KINDS = ("int", "float", "choice", "bool", "log2")
+
+
+@dataclass(frozen=True)
+class Control:
+    """One knob of a panel.
+
+    Parameters
+    ----------
+    name
+        Keyword passed to the update function.
+    kind
+        ``int``, ``float``, ``choice`` (one of ``options``), ``bool``, or
+        ``log2`` (an int slider over powers of two between min and max).
+    default, min, max, step
+        Range; ``step`` defaults to 1 for ints.
+    options
+        Values of a ``choice`` control.
+    label
+        What the widget shows (defaults to ``name``: use the kernel's name).
+    help
+        One line for the tooltip and the docs.
+    """
+
+    name: str
+    kind: str
+    default: Any
+    min: Any = None
+    max: Any = None
+    step: Any = None
+    options: tuple = ()
+    label: str = ""
+    help: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"Control.kind: {self.kind!r} is not allowed; allowed "
+                             f"{', '.join(KINDS)}")
+        if self.kind == "choice" and self.default not in self.options:
+            raise ValueError(f"Control {self.name}: default {self.default!r} is not one of "
+                             f"{list(self.options)}")
+        if self.kind in ("int", "float", "log2"):
+            self.validate(self.default)
+
+    def validate(self, value: Any) -> Any:
+        """The value, checked and normalised; a clear ValueError otherwise."""
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise ValueError(f"{self.name}: {value!r} is not allowed; allowed True, False")
+            return value
+        if self.kind == "choice":
+            if value not in self.options:
+                raise ValueError(f"{self.name}: {value!r} is not allowed; allowed "
+                                 f"{', '.join(map(str, self.options))}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{self.name}: {value!r} is not a number")
+        if self.kind in ("int", "log2"):
+            if int(value) != value:
+                raise ValueError(f"{self.name}: {value!r} is not an integer")
+            value = int(value)
+        if (self.min is not None and value < self.min) or \
+                (self.max is not None and value > self.max):
+            raise ValueError(f"{self.name}: {value} is out of range; allowed "
+                             f"{self.min}..{self.max}")
+        if self.kind == "log2" and value & (value - 1):
+            raise ValueError(f"{self.name}: {value} is not a power of two")
+        return value
+
+    def test_values(self) -> list[Any]:
+        """The values a headless test should try: min, default, max (or all options)."""
+        if self.kind == "bool":
+            return [False, True]
+        if self.kind == "choice":
+            return list(self.options)
+        vals = [self.min, self.default, self.max]
+        out: list[Any] = []
+        for v in vals:
+            if v is not None and v not in out:
+                out.append(v)
+        return out
+
+    def widget(self) -> Any:
+        """The ipywidgets control for this knob."""
+        import ipywidgets as w
+
+        desc = self.label or self.name
+        style = {"description_width": "initial"}
+        layout = w.Layout(width="420px")
+        common = dict(description=desc, style=style, layout=layout, continuous_update=False)
+        if self.kind == "int":
+            return w.IntSlider(value=self.default, min=self.min, max=self.max,
+                               step=self.step or 1, **common)
+        if self.kind == "log2":
+            opts = []
+            v = self.min
+            while v <= self.max:
+                opts.append(v)
+                v *= 2
+            return w.SelectionSlider(options=opts, value=self.default, **common)
+        if self.kind == "float":
+            return w.FloatSlider(value=self.default, min=self.min, max=self.max,
+                                 step=self.step or (self.max - self.min) / 100, **common)
+        if self.kind == "choice":
+            return w.Dropdown(options=list(self.options), value=self.default, description=desc,
+                              style=style, layout=layout)
+        return w.Checkbox(value=self.default, description=desc, style=style)
+
+
+@dataclass
+class PanelOutput:
+    """What one update produced: a figure, a short text, maybe a table."""
+
+    figure: Any = None
+    text: str = ""
+    table: Any = None
+
+    def show(self) -> None:
+        """Display the figure (as PNG), the table and the text."""
+        from IPython.display import display
+
+        _display(self, display)
+
+    def png(self) -> bytes | None:
+        return png_bytes(self.figure) if self.figure is not None else None
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        import base64
+
+        out: dict[str, Any] = {"text/plain": self.text or "<mmsim panel output>"}
+        if self.figure is not None:
+            out["image/png"] = base64.b64encode(png_bytes(self.figure)).decode()
+        return out
+
+
+@dataclass
+class Panel:
+    """A lesson panel: controls plus a pure update function, with a result cache."""
+
+    name: str
+    controls: Sequence[Control]
+    update: Callable[..., PanelOutput]
+    cache_size: int = 32
+    _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
+
+    def defaults(self) -> dict[str, Any]:
+        return {c.name: c.default for c in self.controls}
+
+    def validate(self, values: dict[str, Any]) -> dict[str, Any]:
+        names = {c.name for c in self.controls}
+        unknown = set(values) - names
+        if unknown:
+            raise ValueError(f"{self.name}: unknown control {sorted(unknown)[0]!r}; allowed "
+                             f"{', '.join(sorted(names))}")
+        out = self.defaults()
+        for c in self.controls:
+            if c.name in values:
+                out[c.name] = c.validate(values[c.name])
+        return out
+
+    def render(self, **values: Any) -> PanelOutput:
+        """Validated, cached ``update(**values)`` (defaults for missing values)."""
+        vals = self.validate(values)
+        key = tuple(sorted(vals.items()))
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        out = self.update(**vals)
+        if not isinstance(out, PanelOutput):
+            raise TypeError(f"{self.name}: update must return a PanelOutput, got "
+                            f"{type(out).__name__}")
+        self._cache[key] = out
+        while len(self._cache) > self.cache_size:
+            _key, old = self._cache.popitem(last=False)
+            _close(old)
+        return out
+
+    def show(self, **values: Any) -> PanelOutput:
+        """Render and display once (a static output for the stored notebook)."""
+        from IPython.display import display
+
+        out = self.render(**values)
+        _display(out, display)
+        return out
+
+    def widget(self) -> Any:
+        """The interactive form: controls, then the figure and the text below them."""
+        import ipywidgets as w
+        from IPython.display import display
+
+        ctrls = {c.name: c.widget() for c in self.controls}
+        output = w.Output()
+
+        def redraw(**vals: Any) -> None:
+            with output:
+                output.clear_output(wait=True)
+                _display(self.render(**vals), display)
+
+        def on_change(_change: Any = None) -> None:
+            redraw(**{k: v.value for k, v in ctrls.items()})
+
+        for c in ctrls.values():
+            c.observe(on_change, names="value")
+        on_change()
+        box = w.VBox([w.HTML(f"<b>{self.name}</b>"), *ctrls.values(), output])
+        box.mmsim_controls = ctrls  # for tests and the browser check
+        return box
+
+
+def png_bytes(fig: Any, dpi: int = 90) -> bytes:
+    """PNG of a matplotlib figure, drawn with Agg (no pyplot, no backend needed)."""
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def _display(out: PanelOutput, display: Callable[[Any], None]) -> None:
+    if out.figure is not None:
+        from IPython.display import Image
+
+        display(Image(data=png_bytes(out.figure), format="png"))
+    if out.table is not None:
+        display(out.table)
+    if out.text:
+        print(out.text)
+
+
+def _close(out: PanelOutput) -> None:
+    if out.figure is not None:
+        import matplotlib.pyplot as plt
+
+        plt.close(out.figure)
+
+
+def figure(*args: Any, **kwargs: Any) -> Any:
+    """A matplotlib Figure that pyplot does not track (so panels never leak figures)."""
+    from matplotlib.figure import Figure
+
+    kwargs.setdefault("figsize", (9, 4))
+    kwargs.setdefault("layout", "constrained")
+    return Figure(*args, **kwargs)

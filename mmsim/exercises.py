@@ -297,6 +297,10 @@ def register(topic: str, generator: Callable[[np.random.Generator, int], Questio
 def quiz(topic: str, seed: int = 0, n: int = 1) -> list[Question]:
     """``n`` questions on ``topic`` from ``seed`` (the i-th uses seed + i)."""
     if topic not in TOPICS:
+        from mmsim.panels import all_panels
+
+        all_panels()  # lesson modules may register their own topics
+    if topic not in TOPICS:
         raise ValueError(f"topic: unknown topic {topic!r}; allowed {', '.join(sorted(TOPICS))}")
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"n: {n!r} is out of range; allowed an int >= 1")

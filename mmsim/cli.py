@@ -1,5 +1,10 @@
 """The ``mmsim`` command line.
 
+``mmsim run SCENARIO`` runs a named scenario and prints its counters (``--plot``,
+``--ftrace`` save the figure and the trace); ``mmsim quiz TOPIC --seed N [-c]``
+prints seeded questions and, with ``-c``, their answers; ``mmsim lessons``
+lists the lessons. Every command echoes the parameters it used.
+
 ``mmsim proc FILE`` prints a memory-management file of a simulated node in
 Linux v5.0's exact format, so that it can be read side by side with (or
 diffed against) a real machine's::
@@ -33,7 +38,8 @@ from mmsim.sysctl import INT_MAX
 MEM_MIN = "64MiB"  #: smallest machine the x86_64 layout builds
 MEM_MAX = "64GiB"  #: largest the command line builds (about 15 bytes of state per page)
 WSF_RANGE = (1, 1000)
-VALUE_OPTIONS = ("--mem", "--min-free-kbytes", "--watermark-scale-factor")
+VALUE_OPTIONS = ("--mem", "--min-free-kbytes", "--watermark-scale-factor",
+                 "--watermark-boost-factor", "--order", "--seconds", "--seed", "-n")
 
 
 class UsageError(Exception):
@@ -102,7 +108,195 @@ def build_parser() -> argparse.ArgumentParser:
     proc.add_argument("--from-host", action="store_true",
                       help="copy this host's /proc files and sysctls instead of --mem")
     proc.set_defaults(run=_run_proc)
+
+    run = sub.add_parser("run", help="run a named scenario and print its counters",
+                         description="Run a scenario (see `mmsim run --list`) in simulated "
+                                     "time and print a summary of its /proc/vmstat counters.")
+    run.add_argument("scenario", nargs="?", metavar="SCENARIO",
+                     help="scenario name (see --list)")
+    run.add_argument("--list", action="store_true", help="list the scenarios and their knobs")
+    run.add_argument("--mem", type=_mem, default=None,
+                     help=f"RAM of the machine ({MEM_MIN}..{MEM_MAX}; default 1GiB)")
+    run.add_argument("--min-free-kbytes", type=_int_in("--min-free-kbytes", 0, INT_MAX),
+                     default=None, help="vm.min_free_kbytes written after boot")
+    run.add_argument("--watermark-scale-factor",
+                     type=_int_in("--watermark-scale-factor", *WSF_RANGE), default=None)
+    run.add_argument("--watermark-boost-factor",
+                     type=_int_in("--watermark-boost-factor", 0, INT_MAX), default=None)
+    run.add_argument("--order", type=_int_in("--order", 1, 10), default=None,
+                     help="order of the high-order requests (scenarios with an order knob)")
+    run.add_argument("--seconds", type=_float_in("--seconds", 0.0, 3600.0), default=3.0,
+                     help="simulated seconds (default 3)")
+    run.add_argument("--seed", type=_int_in("--seed", 0, 2**32 - 1), default=0)
+    run.add_argument("--set", action="append", default=[], metavar="KNOB=VALUE",
+                     help="another scenario knob, e.g. --set rate=800MiB (repeatable)")
+    run.add_argument("--plot", metavar="OUT.png", help="save the watermark timeline here")
+    run.add_argument("--ftrace", metavar="OUT.txt", help="save the trace as ftrace text here")
+    run.set_defaults(run=_run_run)
+
+    quiz = sub.add_parser("quiz", help="seeded questions (with -c: the answers)",
+                          description="Print seeded questions from the lessons' generators.")
+    quiz.add_argument("topic", nargs="?", metavar="TOPIC", help="topic (see --list)")
+    quiz.add_argument("--seed", type=_int_in("--seed", 0, 2**32 - 1), default=0)
+    quiz.add_argument("-n", type=_int_in("-n", 1, 100), default=1, help="how many questions")
+    quiz.add_argument("-c", action="store_true", help="compute and print the answers")
+    quiz.add_argument("--list", action="store_true", help="list the topics")
+    quiz.set_defaults(run=_run_quiz)
+
+    lessons = sub.add_parser("lessons", help="list the lessons and their kernel functions")
+    lessons.set_defaults(run=_run_lessons)
     return parser
+
+
+def _float_in(option: str, lo: float, hi: float):
+    def convert(text: str) -> float:
+        try:
+            value = float(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{option}: {text!r} is not a number; allowed {lo}..{hi}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(
+                f"{option}: {value} is out of range; allowed {lo}..{hi}")
+        return value
+
+    return convert
+
+
+def _knob_value(text: str) -> Any:
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    if text in ("None", "none"):
+        return None
+    return text
+
+
+def _progress(err: TextIO, done: float, total: float, width: int = 30) -> None:
+    frac = 0.0 if not total else min(1.0, done / total)
+    bar = "#" * int(frac * width)
+    err.write(f"\r[{bar:<{width}}] {done:6.2f}/{total:.2f} s simulated")
+    err.flush()
+
+
+def _run_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mmsim import Sysctl, scenarios
+    from mmsim.units import format_pages
+
+    if args.list:
+        for name, desc in scenarios.NAMES.items():
+            knobs = ", ".join(f"{k}={v}" for k, v in scenarios.KNOBS[name].items())
+            out.write(f"{name:24s} {desc}\n{'':24s} knobs: {knobs}\n")
+        return 0
+    if not args.scenario:
+        raise UsageError("SCENARIO: missing; allowed " + ", ".join(scenarios.NAMES))
+    if args.scenario not in scenarios.NAMES:
+        raise UsageError(f"SCENARIO: {args.scenario!r} is not a scenario; allowed "
+                         + ", ".join(scenarios.NAMES))
+    knobs: dict[str, Any] = {}
+    for item in args.set:
+        if "=" not in item:
+            raise UsageError(f"--set: {item!r} is not KNOB=VALUE; e.g. --set rate=800MiB")
+        k, v = item.split("=", 1)
+        knobs[k.strip()] = _knob_value(v.strip())
+    if args.order is not None:
+        if "order" not in scenarios.KNOBS[args.scenario]:
+            with_order = [n for n, k in scenarios.KNOBS.items() if "order" in k]
+            raise UsageError(f"--order: scenario {args.scenario!r} has no order knob; allowed "
+                             f"with {', '.join(with_order)}")
+        knobs["order"] = args.order
+    sysctl_kw: dict[str, Any] = {}
+    if args.min_free_kbytes is not None:
+        sysctl_kw["min_free_kbytes"] = args.min_free_kbytes
+    if args.watermark_scale_factor is not None:
+        sysctl_kw["watermark_scale_factor"] = args.watermark_scale_factor
+    if args.watermark_boost_factor is not None:
+        sysctl_kw["watermark_boost_factor"] = args.watermark_boost_factor
+    mem = args.mem if args.mem is not None else 1 << 18
+    sim = scenarios.build(args.scenario, mem=mem, seed=args.seed,
+                          sysctl=Sysctl(**sysctl_kw), **knobs)
+    echo = [f"mmsim run {args.scenario}", f"--mem {format_pages(mem).replace(' ', '')}",
+            f"--seconds {args.seconds:g}", f"--seed {args.seed}",
+            f"--min-free-kbytes {sim.machine.min_free_kbytes}",
+            f"--watermark-scale-factor {sim.machine.sysctl.watermark_scale_factor}",
+            f"--watermark-boost-factor {sim.machine.sysctl.watermark_boost_factor}"]
+    echo += [f"--set {k}={v}" for k, v in knobs.items() if k != "order"]
+    if "order" in knobs:
+        echo.append(f"--order {knobs['order']}")
+    out.write("# " + " ".join(echo) + "\n")
+    steps = max(1, int(args.seconds / 0.25))
+    show = err.isatty() if hasattr(err, "isatty") else False
+    res = None
+    for i in range(steps):
+        res = sim.run(args.seconds / steps)
+        if show:
+            _progress(err, (i + 1) * args.seconds / steps, args.seconds)
+    if show:
+        err.write("\n")
+    assert res is not None
+    from mmsim.plots import metrics
+
+    out.write(f"# simulated {args.seconds:g} s; final free pages per zone: " + ", ".join(
+        f"{z.name} {z.nr_free_pages}" for z in sim.node.zones if z.managed_pages) + "\n")
+    for k, v in metrics(res).items():
+        out.write(f"{k:32s} {v:g}\n")
+    for name in ("pgalloc_normal", "pgalloc_dma32", "pgfree", "pgmajfault", "pgrotated",
+                 "compact_migrate_scanned", "compact_free_scanned", "pgmigrate_success",
+                 "oom_kill"):
+        out.write(f"{name:32s} {int(res.vmstat[name].iloc[-1])}\n")
+    for line in res.oom_killed:
+        out.write(f"# OOM: {line}\n")
+    if args.ftrace:
+        with open(args.ftrace, "w") as fh:
+            fh.write(res.ftrace() + "\n")
+        out.write(f"# ftrace text written to {args.ftrace}\n")
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from mmsim.plots import watermark_timeline
+
+        fig, ax = plt.subplots(figsize=(10, 4))
+        watermark_timeline(res, ax=ax)
+        fig.tight_layout()
+        fig.savefig(args.plot, dpi=100)
+        out.write(f"# figure written to {args.plot}\n")
+    return 0
+
+
+def _run_quiz(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mmsim.exercises import TOPICS, quiz
+    from mmsim.panels import all_panels
+
+    all_panels()
+    if args.list or not args.topic:
+        if not args.list:
+            raise UsageError("TOPIC: missing; allowed " + ", ".join(sorted(TOPICS)))
+        out.write("\n".join(sorted(TOPICS)) + "\n")
+        return 0
+    if args.topic not in TOPICS:
+        raise UsageError(f"TOPIC: {args.topic!r} is not a topic; allowed "
+                         + ", ".join(sorted(TOPICS)))
+    out.write(f"# mmsim quiz {args.topic} --seed {args.seed} -n {args.n}"
+              + (" -c" if args.c else "") + "\n")
+    for q in quiz(args.topic, seed=args.seed, n=args.n):
+        out.write(f"\nQ (seed {q.seed}): {q.prompt}\n")
+        if args.c:
+            out.write(q.reveal() + "\n")
+    return 0
+
+
+def _run_lessons(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mmsim.lessons import LESSONS
+
+    for le in LESSONS:
+        out.write(f"{le.number:02d}  {le.notebook:38s} {le.function:45s} {le.file}"
+                  + (f" L{le.lines}" if le.lines else "") + "\n")
+    return 0
 
 
 def _run_proc(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -12,8 +12,8 @@ GRID = {"min_free_kbytes": [1024, 8192], "rate": ["200MiB", "600MiB"]}
 
 
 def _run(executor=None):
-    return sweep("file-stream", GRID, seeds=[0, 1] if executor is None else [0, 1], metrics=["pageoutrun", "allocstall",
-                                                             "kswapd_runs"],
+    return sweep("file-stream", GRID, seeds=[0, 1],
+                 metrics=["pageoutrun", "allocstall", "kswapd_runs"],
                  executor=executor, mem="96MiB", seconds=0.45, progress=False)
 
 

@@ -159,6 +159,12 @@ def parse_gfp(value: int | str) -> int:
     for part in value.replace(" ", "").split("|"):
         if part in ("", "none", "0"):
             continue
+        if part.startswith("0x"):
+            try:
+                mask |= int(part, 16)
+                continue
+            except ValueError:
+                pass
         if part not in GFP_NAMES:
             known = ", ".join(list(GFP_NAMES)[:2])
             raise ValueError(f"gfp: unknown flag {part!r}; known: {known}, ...")

@@ -483,15 +483,14 @@ def __rmqueue_fallback(zone: Zone, order: int, start_mt: int, alloc_flags: int) 
     if found_order < 0:
         return False
     pfn = zone._head[(found_order << 3) | fallback_mt]
-    claimed = steal_suitable_fallback(zone, pfn, alloc_flags, start_mt, can_steal)
+    steal_suitable_fallback(zone, pfn, alloc_flags, start_mt, can_steal)
     machine = zone.node.machine
     if machine.tracer is not None:
         _trace(machine, "mm_page_alloc_extfrag", pfn=pfn, alloc_order=order,
                fallback_order=found_order, pageblock_order=pageblock_order,
                alloc_migratetype=start_mt, fallback_migratetype=fallback_mt,
                fragmenting=int(found_order < pageblock_order),
-               change_ownership=int(start_mt == zone.node.get_pageblock_migratetype(pfn)),
-               claimed=claimed, zone=zone.name)
+               change_ownership=int(start_mt == zone.node.get_pageblock_migratetype(pfn)))
     return True
 
 

@@ -971,7 +971,7 @@ def balance_pgdat(pgdat: Node, order: int, classzone_idx: int) -> Gen:
                 continue
             zone = pgdat.zones[i]
             zone.watermark_boost -= min(zone.watermark_boost, zone_boosts[i])
-        wakeup_kcompactd(pgdat, pageblock_order, classzone_idx)
+        _wakeup_kcompactd(pgdat, pageblock_order, classzone_idx)
     snapshot_refaults(pgdat)
     pgdat.kswapd_priority = None
     pgdat.kswapd_last_reclaimed = sc.nr_reclaimed
@@ -982,8 +982,14 @@ def balance_pgdat(pgdat: Node, order: int, classzone_idx: int) -> Gen:
 def _run_record(pgdat: Node, order: int, classzone_idx: int) -> dict[str, Any]:
     """Start a record of this balance_pgdat run (for lessons and plots; not kernel state)."""
     sched = pgdat.machine.sched
+    call = getattr(pgdat, "last_wakeup_call", None)
+    if call is not None:
+        pgdat.last_wakeup_call = None
     run = {"start": sched.now if sched is not None else 0.0, "order": order,
            "classzone_idx": classzone_idx,
+           "woken_by": "wakeup" if call is not None else "loop",
+           "wakeup_call": call,
+           "low_start": {z.name: z.low_wmark_pages for z in pgdat.zones if z.managed_pages},
            "free_start": {z.name: z.nr_free_pages for z in pgdat.zones if z.managed_pages},
            "boost_start": {z.name: z.watermark_boost for z in pgdat.zones if z.managed_pages}}
     if not hasattr(pgdat, "kswapd_runs"):
@@ -1003,7 +1009,14 @@ def _run_end(pgdat: Node, run: dict[str, Any], sc: ScanControl, classzone_idx: i
                 "min_priority": min(prios) if prios else DEF_PRIORITY,
                 "balanced_by": bz.name if bz is not None else None,
                 "boosted": boosted, "failures": pgdat.kswapd_failures,
-                "free_end": {z.name: z.nr_free_pages for z in pgdat.zones if z.managed_pages}})
+                "free_end": {z.name: z.nr_free_pages for z in pgdat.zones if z.managed_pages},
+                "high_end": {z.name: z.high_wmark_pages for z in pgdat.zones if z.managed_pages}})
+
+
+def _wakeup_kcompactd(pgdat: Node, order: int, classzone_idx: int) -> None:
+    """``wakeup_kcompactd`` as reclaim calls it, counting the calls (for run statistics)."""
+    pgdat.kcompactd_requests = getattr(pgdat, "kcompactd_requests", 0) + 1
+    wakeup_kcompactd(pgdat, order, classzone_idx)
 
 
 def _record_priority(pgdat: Node, priority: int) -> None:
@@ -1044,7 +1057,7 @@ def kswapd_try_to_sleep(pgdat: Node, alloc_order: int, reclaim_order: int,
     prepare_to_wait(pgdat.kswapd_wait, task)
     if prepare_kswapd_sleep(pgdat, reclaim_order, classzone_idx):
         reset_isolation_suitable(pgdat)
-        wakeup_kcompactd(pgdat, alloc_order, classzone_idx)
+        _wakeup_kcompactd(pgdat, alloc_order, classzone_idx)
         remaining = yield ScheduleTimeout(machine.config.hz // 10)
         if remaining:
             pgdat.kswapd_classzone_idx = kswapd_classzone_idx(pgdat, classzone_idx)
@@ -1053,6 +1066,7 @@ def kswapd_try_to_sleep(pgdat: Node, alloc_order: int, reclaim_order: int,
         finish_wait(pgdat.kswapd_wait, task)
         prepare_to_wait(pgdat.kswapd_wait, task)
     if not remaining and prepare_kswapd_sleep(pgdat, reclaim_order, classzone_idx):
+        _note_nap(pgdat, "full_sleep")
         tr = machine.tracer
         if tr is not None:
             tr("mm_vmscan_kswapd_sleep", nid=pgdat.node_id)
@@ -1063,10 +1077,19 @@ def kswapd_try_to_sleep(pgdat: Node, alloc_order: int, reclaim_order: int,
             pgdat.kswapd_sleeping = False
         set_pgdat_percpu_threshold(pgdat, pressure=True)
     elif remaining:
+        _note_nap(pgdat, "woken_early")
         _count(machine, "kswapd_low_wmark_hit_quickly")
     else:
+        _note_nap(pgdat, "high_wmark_hit_quickly")
         _count(machine, "kswapd_high_wmark_hit_quickly")
     finish_wait(pgdat.kswapd_wait, task)
+
+
+def _note_nap(pgdat: Node, outcome: str) -> None:
+    """Record how the sleep attempt after the last balance_pgdat run ended (statistics)."""
+    runs = getattr(pgdat, "kswapd_runs", None)
+    if runs and "nap_outcome" not in runs[-1]:
+        runs[-1]["nap_outcome"] = outcome
 
 
 def kswapd(pgdat: Node) -> Gen:
@@ -1134,12 +1157,15 @@ def wakeup_kswapd(zone: Zone, gfp_flags: int, order: int, classzone_idx: int) ->
             pgdat_balanced(pgdat, order, classzone_idx)
             and not pgdat_watermark_boosted(pgdat, classzone_idx)):
         if not gfp_flags & G.__GFP_DIRECT_RECLAIM:
-            wakeup_kcompactd(pgdat, order, classzone_idx)
+            _wakeup_kcompactd(pgdat, order, classzone_idx)
         return
     tr = pgdat.machine.tracer
     if tr is not None:
         tr("mm_vmscan_wakeup_kswapd", nid=pgdat.node_id, zid=classzone_idx, order=order,
            gfp_flags=gfp_flags)
+    sched = pgdat.machine.sched
+    pgdat.last_wakeup_call = (sched.now if sched is not None else 0.0, gfp_flags,
+                              {z.name: z.nr_free_pages for z in pgdat.zones if z.managed_pages})
     wake_up_interruptible(wq)
 
 

@@ -242,6 +242,11 @@ class Result:
         return self.sim.params()
 
     @property
+    def kswapd_runs(self) -> list[dict[str, Any]]:
+        """One record per ``balance_pgdat`` run (start/end s, order, reclaimed, ...)."""
+        return list(getattr(self.sim.node, "kswapd_runs", []))
+
+    @property
     def oom_killed(self) -> list[str]:
         return list(self.sim.oom_killed)
 

@@ -182,6 +182,101 @@ def bench_build(repeats: int) -> list[Figure]:
 
 
 # ----------------------------------------------------------------------------
+# reclaim (kswapd issue): real-time factor of file-stream at 400 MiB/s
+# ----------------------------------------------------------------------------
+_SCALE_CODE = """
+import resource, sys, time, json
+from mmsim import scenarios
+name, mem, secs = sys.argv[1], sys.argv[2], float(sys.argv[3])
+kw = {{"rate": "400MiB"}} if name == "file-stream" else {{}}
+sim = scenarios.build(name, mem=mem, seed=0, trace=False, sample_interval=0.1, **kw)
+t = time.perf_counter()
+res = sim.run(secs)
+wall = time.perf_counter() - t
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+steal = int(res.vmstat["pgsteal_kswapd"].iloc[-1])
+print(json.dumps({{"wall": wall, "rss": rss, "steal": steal}}))
+"""
+
+
+def _scale_run(name: str, mem: str, secs: float) -> dict[str, float]:
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", _SCALE_CODE.format(), name, mem, str(secs)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@bench("reclaim")
+def bench_file_stream(repeats: int) -> list[Figure]:
+    figs = []
+    for mem, secs, target in (("1GiB", 6.0, ">= 5"), ("16GiB", 10.0, ">= 1")):
+        runs = [_scale_run("file-stream", mem, secs) for _ in range(max(1, repeats // 2))]
+        rtf = [secs / r["wall"] for r in runs]
+        figs.append(Figure("reclaim", f"file-stream 400MiB/s on {mem}: real-time factor",
+                           "x", statistics.median(rtf), rtf, target))
+        figs.append(Figure("reclaim", f"file-stream 400MiB/s on {mem}: peak RSS", "MiB",
+                           statistics.median(r["rss"] for r in runs),
+                           [r["rss"] for r in runs], "<= 1024", False))
+    return figs
+
+
+@bench("scale")
+def bench_scale(repeats: int) -> list[Figure]:
+    figs = []
+    for name in ("file-stream", "fragment"):
+        runs = [_scale_run(name, "16GiB", 10.0) for _ in range(max(1, repeats // 3))]
+        figs.append(Figure("scale", f"{name} on 16GiB for 10 s: wall time", "s",
+                           statistics.median(r["wall"] for r in runs),
+                           [r["wall"] for r in runs], "<= 10", False))
+        figs.append(Figure("scale", f"{name} on 16GiB for 10 s: real-time factor", "x",
+                           statistics.median(10.0 / r["wall"] for r in runs),
+                           [10.0 / r["wall"] for r in runs], ">= 1"))
+        figs.append(Figure("scale", f"{name} on 16GiB for 10 s: peak RSS", "MiB",
+                           statistics.median(r["rss"] for r in runs),
+                           [r["rss"] for r in runs], "<= 1024", False))
+    return figs
+
+
+@bench("startup")
+def bench_startup(repeats: int) -> list[Figure]:
+    import subprocess
+
+    code = "import time; t=time.perf_counter(); import mmsim; print(time.perf_counter()-t)"
+    runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                 check=True).stdout) * 1000 for _ in range(max(3, repeats))]
+    return [Figure("startup", "import mmsim", "ms", statistics.median(runs), runs, "<= 300",
+                   False)]
+
+
+@bench("panels")
+def bench_panels(repeats: int) -> list[Figure]:
+    """Control change to finished figure (compute + Agg draw), per panel, cold cache."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from mmsim.panels import all_panels
+
+    figs = []
+    for mod, panels in all_panels().items():
+        for p in panels:
+            times = []
+            for c in p.controls:
+                for v in c.test_values():
+                    p._cache.clear()
+                    t = time.perf_counter()
+                    out = p.render(**{c.name: v})
+                    if out.figure is not None:
+                        out.png()
+                    times.append((time.perf_counter() - t) * 1000)
+            figs.append(Figure("panels", f"{mod}: {p.name} (median)", "ms",
+                               statistics.median(times), times, "<= 100", False))
+            figs.append(Figure("panels", f"{mod}: {p.name} (worst)", "ms", max(times), times,
+                               "<= 250", False))
+    return figs
+
+
+# ----------------------------------------------------------------------------
 def machine_info() -> dict[str, str]:
     import numpy as np
 

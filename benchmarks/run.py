@@ -188,7 +188,7 @@ _SCALE_CODE = """
 import resource, sys, time, json
 from mmsim import scenarios
 name, mem, secs = sys.argv[1], sys.argv[2], float(sys.argv[3])
-kw = {{"rate": "400MiB"}} if name == "file-stream" else {{}}
+kw = {{"rate": "400MiB", "prefill": True}} if name == "file-stream" else {{}}
 sim = scenarios.build(name, mem=mem, seed=0, trace=False, sample_interval=0.1, **kw)
 t = time.perf_counter()
 res = sim.run(secs)

@@ -45,7 +45,7 @@ NAMES: dict[str, str] = {
 
 #: each scenario's knobs and their defaults
 KNOBS: dict[str, dict[str, Any]] = {
-    "file-stream": {"rate": "400MiB"},
+    "file-stream": {"rate": "400MiB", "prefill": False},
     "anon-swap": {"rate": "200MiB", "anon_size": None, "hot": 0.2, "swap": "1GiB"},
     "working-set": {"ws_size": None, "ws_rate": "200MiB", "stream_rate": "200MiB"},
     "direct-reclaim": {"readers": 2},
@@ -64,6 +64,10 @@ def _mem_pages(node: Node) -> int:
 
 
 def _file_stream(node: Node, o: dict[str, Any]) -> tuple[list, dict]:
+    if o["prefill"]:
+        from mmsim.workloads import prefill_page_cache
+
+        prefill_page_cache(node)
     return [FileStream(rate=o["rate"], name="reader")], {}
 
 

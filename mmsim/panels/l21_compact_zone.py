@@ -152,8 +152,10 @@ def compact_run(order: int = 9, level: str = "medium", seed: int = 0,
     counters = {k: int(ev1[k] - ev0.get(k, 0)) for k in
                 ("compact_migrate_scanned", "compact_free_scanned", "compact_isolated",
                  "pgmigrate_success", "pgmigrate_fail")}
+    ftrace = [ln for ln in sim.tracer.ftrace().splitlines()
+              if "mm_compaction" in ln] if sim.tracer is not None else []
     return {
-        "node": node, "zone": zone, "order": order, "level": level,
+        "node": node, "zone": zone, "order": order, "level": level, "ftrace": ftrace,
         "verdict": C.compact_result_names[verdict], "fragindex": fragindex,
         "result": C.compact_result_names[out["result"]],
         "frames": frames, "positions": positions,
@@ -350,3 +352,89 @@ def host_report(files: tuple[str, ...] = ("vmstat", "buddyinfo", "extfrag_index"
             out.append(f"/sys/kernel/debug/extfrag/{name}:")
             out += ["  " + " ".join(ln.split()) for ln in text.splitlines() if ln.strip()]
     return "\n".join(out)
+
+
+def result_table(orders: tuple[int, ...] = (7, 8, 9, 10),
+                 levels: tuple[str, ...] = tuple(LEVELS)) -> Any:
+    """One compact_zone run per (order, level): verdict, result and work done."""
+    import pandas as pd
+
+    rows = []
+    for level in levels:
+        for order in orders:
+            r = compact_run(order, level, during=0)
+            c = r["counters"]
+            rows.append({"fragmentation": level, "order": order,
+                         "suitable": r["verdict"], "fragindex": r["fragindex"] if
+                         r["fragindex"] is not None else "-",
+                         "result": r["result"], "ms": round(r["duration_ms"], 2),
+                         "migrate_scanned": c["compact_migrate_scanned"],
+                         "free_scanned": c["compact_free_scanned"],
+                         "migrated": c["pgmigrate_success"], "skip bits": r["skip_bits"]})
+    return pd.DataFrame(rows).set_index(["fragmentation", "order"])
+
+
+# --------------------------------------------------------------------------
+# check yourself
+# --------------------------------------------------------------------------
+def _q_scanners(rng: np.random.Generator, seed: int) -> Any:
+    from mmsim import exercises
+
+    if rng.integers(0, 2):
+        start = int(rng.choice([0x1000, 0x40000, 0x100000]))
+        end = start + int(rng.integers(8, 4000)) * 512 + int(rng.choice([0, 0, 100, 300]))
+        ans = hex((end - 1) & ~511)
+        return exercises.Question(
+            "compact_scanners", seed,
+            f"A zone spans pfns {hex(start)}..{hex(end - 1)}. compact_zone runs with "
+            "whole_zone. At which pfn does the free scanner start? (hex, e.g. 0x3e00)", ans,
+            f"At the start of the zone's last pageblock: (zone_end - 1) rounded down to 512 "
+            f"pages = ({hex(end)} - 1) & ~0x1ff = {ans}; the migrate scanner starts at "
+            f"{hex(start)}.")
+    mig = int(rng.integers(0x800, 0x8000))
+    free = mig + int(rng.integers(-600, 1400))
+    met = (free >> 9) <= (mig >> 9)
+    return exercises.Question(
+        "compact_scanners", seed,
+        f"The migrate scanner is at pfn {hex(mig)} and the free scanner at {hex(free)}. "
+        "Have the scanners met (compact_scanners_met)? (yes/no)", "yes" if met else "no",
+        f"They have met when free_pfn >> 9 <= migrate_pfn >> 9 (same or crossed pageblock): "
+        f"{free >> 9} <= {mig >> 9} is {str(met).lower()}.")
+
+
+def _q_result(rng: np.random.Generator, seed: int) -> Any:
+    from mmsim import exercises
+
+    contended = bool(rng.integers(0, 5) == 0)
+    met = bool(rng.integers(0, 2))
+    whole = bool(rng.integers(0, 2))
+    block = bool(rng.integers(0, 2))
+    if contended:
+        ans, why = "COMPACT_CONTENDED", "contention is tested first"
+    elif met:
+        ans = "COMPACT_COMPLETE" if whole else "COMPACT_PARTIAL_SKIPPED"
+        why = ("the scanners met; the run " + ("covered the whole zone" if whole else
+                                                "resumed from cached positions")
+               + " - a free block that appeared does not matter once they have met")
+    elif block:
+        ans, why = "COMPACT_SUCCESS", "a free block of the order is on an acceptable list"
+    else:
+        ans, why = "COMPACT_CONTINUE", ("no block yet and the scanners have not met: "
+                                        "NO_SUITABLE_PAGE, which compact_finished maps to "
+                                        "CONTINUE")
+    return exercises.Question(
+        "compact_result", seed,
+        f"compact_finished is asked after a batch: contended={contended}, scanners "
+        f"{'met' if met else 'not met'}, whole_zone={whole}, a free block of the requested "
+        f"order {'exists' if block else 'does not exist'} (Movable request). What does it "
+        "return? (COMPACT_...)", ans, why + " (__compact_finished, mm/compaction.c L1313-1402).")
+
+
+def _register() -> None:
+    from mmsim import exercises
+
+    exercises.register("compact_scanners", _q_scanners)
+    exercises.register("compact_result", _q_result)
+
+
+_register()

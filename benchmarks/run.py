@@ -255,10 +255,14 @@ def bench_panels(repeats: int) -> list[Figure]:
     import matplotlib
 
     matplotlib.use("Agg")
+    import importlib
+
     from mmsim.panels import all_panels
 
     figs = []
     for mod, panels in all_panels().items():
+        for fn in getattr(importlib.import_module(f"mmsim.panels.{mod}"), "PRECOMPUTE", ()):
+            fn()  # what the lesson computes once when it opens
         for p in panels:
             times = []
             for c in p.controls:

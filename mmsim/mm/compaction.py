@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mmsim.kthread import Run
+from mmsim.kthread import TASK_INTERRUPTIBLE, Run
 from mmsim.mm import gfp as G
 from mmsim.mm.mmzone import (
     FRAME_FILE,
@@ -248,9 +248,12 @@ def wakeup_kcompactd(pgdat: Node, order: int, classzone_idx: int) -> None:
 
     Order 0 is ignored; the request keeps the highest order and the *lowest*
     classzone; only a kcompactd sleeping on ``kcompactd_wait`` is woken, and
-    only if ``kcompactd_node_suitable``.
+    only if ``kcompactd_node_suitable``. kcompactd waits with
+    ``wait_event_freezable``, whose entry wakes through
+    ``autoremove_wake_function``: the woken task leaves the queue at once, so
+    a second call before it runs finds no sleeper.
     """
-    from mmsim.kthread import waitqueue_active, wake_up_interruptible
+    from mmsim.kthread import waitqueue_active, wake_up_process
 
     if not order:
         return
@@ -267,7 +270,11 @@ def wakeup_kcompactd(pgdat: Node, order: int, classzone_idx: int) -> None:
     if tr is not None:
         tr("mm_compaction_wakeup_kcompactd", nid=pgdat.node_id, order=order,
            classzone_idx=classzone_idx)
-    wake_up_interruptible(wq)
+    # wake_up_interruptible with autoremove_wake_function entries
+    for task in list(wq.tasks):
+        if task.state == TASK_INTERRUPTIBLE and wake_up_process(task):
+            wq.tasks.remove(task)
+            task.waitqueues.discard(wq)
 
 
 def reset_isolation_suitable(pgdat: Node) -> None:
@@ -342,6 +349,9 @@ class CompactControl:
         self.total_free_scanned = 0
         self.contended = False
         self.finishing_block = False
+        self.last_migrated_pfn = 0
+        self._src_lru: dict[int, int] = {}
+        self.freepages_blocks: list[tuple[int, int]] = []
         self.cost_ns = 0
 
     @property
@@ -441,8 +451,12 @@ def isolate_migratepages_block(cc: CompactControl, low_pfn: int, end_pfn: int) -
 
     Visits pfns upward: free blocks and compound (high-order) pages are jumped
     over, non-LRU pages fail, LRU pages are taken off their list (pages under
-    writeback are refused: mmsim compaction is never MIGRATE_SYNC here).
-    Returns the pfn where it stopped.
+    writeback are refused: mmsim never waits for writeback in compaction).
+    Async *direct* compaction works "skip on failure": in each
+    ``2**order``-aligned chunk a failure puts back what the chunk isolated
+    and jumps to the next chunk, and a chunk that isolated something without
+    failing ends the call. Records ``cc.last_migrated_pfn`` (the first page
+    isolated since the last drain). Returns the pfn where it stopped.
     """
     from mmsim.mm.swap import NO_LRU, PG_writeback, get_lruvec
 
@@ -451,38 +465,54 @@ def isolate_migratepages_block(cc: CompactControl, low_pfn: int, end_pfn: int) -
     base = node.node_start_pfn
     lv = get_lruvec(node)
     lo, hi = low_pfn, end_pfn
+    n = hi - lo
     jumped = _skip_cover(node, lo, hi)
-    visited = ~jumped & (node.state[lo - base:hi - base] != FRAME_HOLE)
-    pfns = np.arange(lo, hi, dtype=np.int64)
+    states = node.state[lo - base:hi - base]
+    visited = ~jumped & (states != FRAME_HOLE)
     on_lru = lv.lru[lo - base:hi - base] != NO_LRU
     writeback = (lv.flags[lo - base:hi - base] & PG_writeback) != 0
     if not cc.gfp_mask & G.__GFP_FS:
-        on_lru &= node.state[lo - base:hi - base] != FRAME_FILE
+        on_lru &= states != FRAME_FILE
     ok = visited & on_lru & ~writeback
     want = COMPACT_CLUSTER_MAX - cc.nr_migratepages
-    cum = np.cumsum(ok)
-    if cum.size and cum[-1] >= want:
-        stop = int(np.searchsorted(cum, want)) + 1  # one past the last isolated pfn
+    putback = _EMPTY
+    if cc.direct_compaction and cc.mode == MIGRATE_ASYNC:
+        took, low_pfn, nr_scanned, putback = _skip_on_failure_scan(cc, lo, hi, visited, ok,
+                                                                   want)
     else:
-        stop = hi - lo
-    took = pfns[:stop][ok[:stop]]
-    nr_scanned = int(np.count_nonzero(visited[:stop]))
-    low_pfn = lo + stop
-    # the last visited frame may head a free block reaching past the end
-    if stop == hi - lo:
-        low_pfn = hi
+        cum = np.cumsum(ok)
+        if cum.size and cum[-1] >= want:
+            stop = int(np.searchsorted(cum, want)) + 1  # one past the last isolated pfn
+        else:
+            stop = n
+        took = np.flatnonzero(ok[:stop]) + lo
+        nr_scanned = int(np.count_nonzero(visited[:stop]))
+        # the last visited frame may head a free block reaching past the end
+        low_pfn = lo + stop
+    if putback.size:
+        # isolated, then put back (putback_movable_pages): back to the head of their lists
+        lrus = lv.lru[putback - base]
+        lv.remove(putback)
+        for p, lru in zip(putback.tolist(), lrus.tolist()):
+            lv.add(np.array([p], dtype=np.int64), lru)
+        cc.last_migrated_pfn = 0
     nr_isolated = int(took.size)
     if nr_isolated:
-        cc._src_lru = getattr(cc, "_src_lru", {})
+        if not cc.last_migrated_pfn:
+            # "if (!cc->last_migrated_pfn) cc->last_migrated_pfn = low_pfn": an isolated
+            # pfn 0 leaves it unset, so the next isolated page records itself
+            nz = took[took != 0]
+            cc.last_migrated_pfn = int(nz[0]) if nz.size else 0
         lrus = lv.lru[took - base]
+        src_lru = cc._src_lru
         for p, lru in zip(took.tolist(), lrus.tolist()):
-            cc._src_lru[p] = lru
+            src_lru[p] = lru
         lv.remove(took)
         cc.migratepages.extend(took.tolist())
         cc.nr_migratepages += nr_isolated
         _node_isolated(node, nr_isolated)
     if low_pfn == end_pfn:
-        valid = np.flatnonzero(node.state[lo - base:hi - base] != FRAME_HOLE)
+        valid = np.flatnonzero(states != FRAME_HOLE)
         first_valid = lo + int(valid[0]) if valid.size else None
         update_pageblock_skip(cc, first_valid, nr_isolated, True)
     tr = node.machine.tracer
@@ -494,6 +524,69 @@ def isolate_migratepages_block(cc: CompactControl, low_pfn: int, end_pfn: int) -
     if nr_isolated:
         node.machine.vm_events["compact_isolated"] += nr_isolated
     return low_pfn
+
+
+_EMPTY = np.empty(0, dtype=np.int64)
+
+
+def _skip_on_failure_scan(cc: CompactControl, lo: int, hi: int, visited: np.ndarray,
+                          ok: np.ndarray, want: int) -> tuple[np.ndarray, int, int, np.ndarray]:
+    """The ``skip_on_failure`` walk of async direct compaction (L731-735, L905-930).
+
+    Works in chunks aligned to ``2**cc.order``: a free page is skipped
+    (no failure); any other page that cannot be isolated is a failure that
+    puts back what the chunk isolated and jumps to the chunk's end, so the
+    rest of the chunk is not scanned. The first chunk that keeps an isolated
+    page ends the walk at its end (or at the 32nd page). Returns
+    ``(isolated pfns, low_pfn, nr_scanned, pfns isolated and put back)``.
+    """
+    node = cc.zone.node
+    base = node.node_start_pfn
+    e_pos = np.flatnonzero(visited)
+    m = int(e_pos.size)
+    if not m:
+        return _EMPTY, hi, 0, _EMPTY
+    e_ok = ok[e_pos]
+    e_buddy = node.buddy_order[lo - base + e_pos] != NOT_BUDDY
+    e_fail = ~e_ok & ~e_buddy
+    e_chunk = (e_pos + lo) >> cc.order
+    starts = np.flatnonzero(np.concatenate(([True], e_chunk[1:] != e_chunk[:-1])))
+    ends = np.append(starts[1:], m)
+    idx = np.arange(m)
+    first_fail = np.minimum.reduceat(np.where(e_fail, idx, m), starts)
+    has_fail = first_fail < ends
+    limit = np.where(has_fail, first_fail, ends)  # entries that may isolate: [start, limit)
+    ok_cum = np.concatenate(([0], np.cumsum(e_ok)))
+    ok_before = ok_cum[limit] - ok_cum[starts]
+    kept = (ok_before >= want) | (~has_fail & (ok_before > 0))
+    scanned_len = np.where(has_fail, first_fail + 1, ends) - starts
+    k_all = np.flatnonzero(kept)
+    nchunks = int(starts.size) if not k_all.size else int(k_all[0])
+    # chunks before the kept one: isolated pages before a failure are put back
+    # (putback_movable_pages walks cc->migratepages from its head: newest first)
+    pb = [e_pos[starts[j]:limit[j]][e_ok[starts[j]:limit[j]]][::-1]
+          for j in np.flatnonzero(has_fail[:nchunks] & (ok_before[:nchunks] > 0)).tolist()]
+    putback = np.concatenate(pb) + lo if pb else _EMPTY
+    nr_scanned = int(scanned_len[:nchunks].sum())
+    if not k_all.size:
+        return _EMPTY, hi, nr_scanned, putback
+    k = nchunks
+    s, t = int(starts[k]), int(limit[k])
+    oks = np.flatnonzero(e_ok[s:t]) + s
+    if ok_before[k] >= want:
+        q = int(oks[want - 1])
+        took = e_pos[oks[:want]] + lo
+        return took, lo + int(e_pos[q]) + 1, nr_scanned + q + 1 - s, putback
+    took = e_pos[oks] + lo
+    last = int(e_pos[int(ends[k]) - 1]) + lo
+    span = 1
+    for arr in (node._buddy_order, node._head_order):
+        o = arr[last - base]
+        if o != NOT_BUDDY and o > 0:
+            span = 1 << o
+    chunk_end = ((last >> cc.order) + 1) << cc.order
+    low_pfn = min(hi, max(last + span, chunk_end))
+    return took, low_pfn, nr_scanned + int(ends[k]) - s, putback
 
 
 def _node_isolated(node: Node, n: int) -> None:
@@ -628,9 +721,13 @@ def isolate_freepages(cc: CompactControl) -> None:
         block_end = block_start
         block_start -= pageblock_nr_pages
         isolate_start_pfn = block_start
-    # map_pages: split every block into order-0 pages; the list ends up reversed
+    # map_pages: post_alloc_hook + split_page make every isolated page an allocated
+    # order-0 page; list_add per page leaves the list reversed
+    node = zone.node
+    base = node.node_start_pfn
     pages: list[int] = []
     for bp, order in cc.freepages_blocks:
+        node.head_order[bp - base:bp - base + (1 << order)] = 0
         pages.extend(range(bp, bp + (1 << order)))
     # compaction_alloc pops from the front of a list built by list_add: newest first
     cc.freepages = pages[::-1] + cc.freepages
@@ -651,8 +748,13 @@ def compaction_alloc(cc: CompactControl) -> int | None:
 def migrate_pages(cc: CompactControl) -> tuple[int, int, bool]:
     """Move each isolated page to a target from ``compaction_alloc`` (mm/migrate.c).
 
-    The page's contents, owner, flags and LRU list move to the target frame;
-    the source frame is freed (to the per-cpu list of the compacting CPU).
+    Pages are taken in ``cc->migratepages`` list order: the isolation does
+    ``list_add`` (head), so the *last* isolated page (highest pfn) migrates
+    first and gets the first target (the highest free pfn). The page's
+    contents, owner, flags and LRU list move to the target frame; the source
+    frame is freed (to the per-cpu list of the compacting CPU). When no
+    target is left, ``migrate_pages`` stops with -ENOMEM (counted as one
+    ``pgmigrate_fail``) and the rest is put back on the LRU.
     Returns ``(migrated, failed, out_of_targets)``.
     """
     from mmsim.mm.page_alloc import free_pages
@@ -663,12 +765,10 @@ def migrate_pages(cc: CompactControl) -> tuple[int, int, bool]:
     base = node.node_start_pfn
     lv = get_lruvec(node)
     machine = node.machine
-    task = machine.sched.current if machine.sched is not None else None
-    cpu = task.cpu % machine.nr_cpus if task is not None else 0
+    cpu = _cpu(machine)
     migrated = 0
     enomem = False
-    remaining = list(cc.migratepages)
-    done: list[int] = []
+    remaining = cc.migratepages[::-1]  # list head first
     for src in remaining:
         dst = compaction_alloc(cc)
         if dst is None:
@@ -697,17 +797,17 @@ def migrate_pages(cc: CompactControl) -> tuple[int, int, bool]:
         lv.add(np.array([dst], dtype=np.int64), lru)
         free_pages(node, src, 0, cpu=cpu)
         migrated += 1
-        done.append(src)
     failed_src = remaining[migrated:]
     if failed_src:
-        # putback_movable_pages: back on their LRU lists
+        # putback_movable_pages: back on their LRU lists, in list order
         for src in failed_src:
             lv.add(np.array([src], dtype=np.int64), cc._src_lru.pop(src))
     _node_isolated(node, -len(remaining))
     cc.migratepages = []
     cc.nr_migratepages = 0
     machine.vm_events["pgmigrate_success"] += migrated
-    machine.vm_events["pgmigrate_fail"] += len(failed_src) if not enomem else 0
+    # case -ENOMEM: nr_failed++; goto out;  (the page that found no target)
+    machine.vm_events["pgmigrate_fail"] += 1 if enomem else len(failed_src)
     cc.cost_ns += migrated * machine.cost.migrate_page_ns
     tr = machine.tracer
     if tr is not None:
@@ -715,21 +815,27 @@ def migrate_pages(cc: CompactControl) -> tuple[int, int, bool]:
     return migrated, len(failed_src), enomem
 
 
-def release_freepages(cc: CompactControl) -> int:
-    """Unused targets go back to the buddy allocator; returns the highest pfn (or 0)."""
-    from mmsim.mm.page_alloc import __free_one_page
+def _cpu(machine: Machine) -> int:
+    """The CPU the current task runs on (0 outside a simulation)."""
+    task = machine.sched.current if machine.sched is not None else None
+    return task.cpu % machine.nr_cpus if task is not None else 0
 
-    zone = cc.zone
-    node = zone.node
-    base = node.node_start_pfn
+
+def release_freepages(cc: CompactControl) -> int:
+    """Unused targets are freed with ``__free_page`` (L52-65); returns the highest pfn.
+
+    Each is an order-0 page, so it goes through the per-cpu list of the
+    compacting CPU (``free_unref_page``), in list order, and counts ``pgfree``.
+    """
+    from mmsim.mm.page_alloc import free_pages
+
+    node = cc.zone.node
+    cpu = _cpu(node.machine)
     high = 0
-    for pfn in sorted(cc.freepages):
-        i = pfn - base
-        node._state[i] = FRAME_FREE
-        zone.nr_state[FRAME_ISOLATED] -= 1
-        zone.nr_state[FRAME_FREE] += 1
-        __free_one_page(zone, pfn, 0, node.get_pageblock_migratetype(pfn))
-        high = max(high, pfn)
+    for pfn in cc.freepages:
+        free_pages(node, pfn, 0, cpu=cpu)
+        if pfn > high:
+            high = pfn
     cc.freepages = []
     cc.nr_freepages = 0
     return high
@@ -816,7 +922,7 @@ def compact_zone(zone: Zone, cc: CompactControl) -> Gen:
             cc.whole_zone = True
     cc._src_lru = {}
     cc.freepages_blocks = []
-    last_migrated_pfn = 0
+    cc.last_migrated_pfn = 0
     _trace_begin_end(zone, cc, "mm_compaction_begin", None)
     sched = machine.sched
     log = {"zone": zone.name, "order": cc.order, "start": sched.now_ns if sched else 0,
@@ -834,25 +940,24 @@ def compact_zone(zone: Zone, cc: CompactControl) -> Gen:
             ret = COMPACT_CONTENDED
             break
         if iso == ISOLATE_SUCCESS:
-            first_src = cc.migratepages[0]
-            _migrated, _failed, enomem = migrate_pages(cc)
-            if enomem and not compact_scanners_met(cc):
-                ret = COMPACT_CONTENDED
-                log["positions"].append((sched.now_ns if sched else 0, cc.migrate_pfn,
-                                         cc.free_pfn))
-                break
-            last_migrated_pfn = first_src
-            if cc.direct_compaction and cc.mode == MIGRATE_ASYNC and cc.order > 0:
-                block = 1 << cc.order
-                cc.migrate_pfn = ((cc.migrate_pfn - 1) | (block - 1)) + 1
-                last_migrated_pfn = 0
+            _migrated, failed, enomem = migrate_pages(cc)
+            if enomem or failed:  # err
+                if enomem and not compact_scanners_met(cc):
+                    ret = COMPACT_CONTENDED
+                    log["positions"].append((sched.now_ns if sched else 0, cc.migrate_pfn,
+                                             cc.free_pfn))
+                    break
+                if cc.direct_compaction and cc.mode == MIGRATE_ASYNC:
+                    # skip the rest of the order-aligned block (block_end_pfn(pfn - 1, order))
+                    block = 1 << cc.order
+                    cc.migrate_pfn = ((cc.migrate_pfn - 1) | (block - 1)) + 1
+                    cc.last_migrated_pfn = 0
         # check_drain
-        if cc.order > 0 and last_migrated_pfn:
+        if cc.order > 0 and cc.last_migrated_pfn:
             current_block_start = cc.migrate_pfn & ~((1 << cc.order) - 1)
-            if last_migrated_pfn < current_block_start:
-                task = sched.current if sched is not None else None
-                drain_pages_zone(zone, task.cpu % machine.nr_cpus if task else 0)
-                last_migrated_pfn = 0
+            if cc.last_migrated_pfn < current_block_start:
+                drain_pages_zone(zone, _cpu(machine))
+                cc.last_migrated_pfn = 0
         log["positions"].append((sched.now_ns if sched else 0, cc.migrate_pfn, cc.free_pfn))
         if cc.cost_ns:
             c, cc.cost_ns = cc.cost_ns, 0

@@ -86,13 +86,13 @@ def _decision(row: dict[str, Any]) -> list[tuple[str, str]]:
         return [("not populated: skip", grey)]
     out = [("populated", green)]
     if row["deferred"]:
-        return out + [("compaction_deferred: true -> skip", amber)]
+        return [*out, ("compaction_deferred: true -> skip", amber)]
     out.append(("not deferred", green))
     s = row["suitable"]
     if s != "continue":
         label = {"success": "SUCCESS: block exists", "skipped": "SKIPPED: too little free",
                  "not_suitable_zone": "fragindex veto"}.get(s, str(s))
-        return out + [(f"suitable: {label} -> skip", grey)]
+        return [*out, (f"suitable: {label} -> skip", grey)]
     out.append(("suitable: CONTINUE", green))
     res = row["result"] or "?"
     out.append((f"compact_zone: {res.upper()}", blue if res == "success" else red))

@@ -103,7 +103,6 @@ def compact_run(order: int = 9, level: str = "medium", seed: int = 0,
     from mmsim.memmap import scanner_runs, snapshot
     from mmsim.mm import compaction as C
     from mmsim.mm.gfp import GFP_KERNEL
-    from mmsim.mm.vmstat import fragmentation_index
 
     punch, pin_every, fill = LEVELS[level]
     node, sim = fragmented_node({"Normal": "64MiB"}, punch=punch, pin_every=pin_every,
@@ -191,8 +190,8 @@ def _draw_map(ax: Any, mm: Any, scanners: tuple[int, int] | None, title: str,
               legend: bool = False) -> None:
     import matplotlib.colors as mcolors
 
-    from mmsim.plots import MT_COLOURS, STATE_COLOURS
     from mmsim.mm.mmzone import migratetype_names
+    from mmsim.plots import MT_COLOURS, STATE_COLOURS
 
     width = 512
     offset = mm.start_pfn - mm.pageblock_start
@@ -226,8 +225,8 @@ def figure_for(r: dict[str, Any]) -> Any:
     """Memory maps before/during/after, the scanners over time and buddyinfo."""
     from matplotlib.patches import Patch
 
-    from mmsim.plots import MT_COLOURS, STATE_COLOURS
     from mmsim.mm.mmzone import frame_state_names
+    from mmsim.plots import MT_COLOURS, STATE_COLOURS
 
     frames = r["frames"]
     n = len(frames)

@@ -229,7 +229,7 @@ def boot_figure(node_mib: tuple[int, ...] = (16384, 16384, 0), thp: str = "madvi
     fig = figure(figsize=(11, 4.2))
     a, b = fig.subplots(1, 2, width_ratios=(1.3, 1))
     configs = dict(MACHINES) if compare else {}
-    label = f"{' + '.join(_size(m) if m else 'CPU-only' for m in node_mib)}, THP {thp}"
+    label = f"{_machine_label(node_mib)}, THP {thp}"
     for name, cfg in list(configs.items()):
         if cfg == (tuple(node_mib), thp):
             label = name
@@ -260,6 +260,20 @@ def boot_figure(node_mib: tuple[int, ...] = (16384, 16384, 0), thp: str = "madvi
     return PanelOutput(figure=fig, text=text)
 
 
+def _machine_label(node_mib: tuple[int, ...]) -> str:
+    """"2 × 16 GiB + 1 CPU-only" style."""
+    mem = [m for m in node_mib if m]
+    parts = []
+    if len(set(mem)) == 1:
+        parts.append(f"{len(mem)} × {_size(mem[0])}" if len(mem) > 1 else _size(mem[0]))
+    else:
+        parts.append(" + ".join(_size(m) for m in mem))
+    cpu_only = len(node_mib) - len(mem)
+    if cpu_only:
+        parts.append(f"{cpu_only} CPU-only")
+    return " + ".join(parts)
+
+
 def _size(mib: int) -> str:
     return f"{mib >> 10} GiB" if mib >= 1024 and not mib % 1024 else f"{mib} MiB"
 
@@ -270,7 +284,8 @@ def _nodes_axes(ax: Any, machine: Machine) -> None:
 
     colours = ("#a6cee3", "#1f78b4", "#33a02c", "#fb9a99", "#cab2d6")
     n = len(machine.nodes)
-    ax.set_xlim(0, n)
+    small = 6 if n > 3 else 8
+    ax.set_xlim(0, max(n, 3))
     ax.set_ylim(0, 1)
     ax.set_axis_off()
     for i, node in enumerate(machine.nodes):
@@ -285,20 +300,20 @@ def _nodes_axes(ax: Any, machine: Machine) -> None:
             ax.add_patch(FancyBboxPatch((i + 0.15, 0.62 - 0.12 * k), 0.7, 0.09,
                                         boxstyle="round,pad=0.005", fc=colours[z.idx],
                                         ec="none"))
-            ax.text(i + 0.5, 0.665 - 0.12 * k, f"{z.name} {_size(z.managed_pages >> 8)}",
-                    ha="center", va="center", fontsize=7)
+            ax.text(i + 0.5, 0.665 - 0.12 * k, f"{z.name}\n{_size(z.managed_pages >> 8)}",
+                    ha="center", va="center", fontsize=small - 1, linespacing=0.9)
         if not zs:
-            ax.text(i + 0.5, 0.55, "no memory\n(CPUs only)", ha="center", va="center",
-                    fontsize=8, color="#666666")
+            ax.text(i + 0.5, 0.55, "no\nmemory", ha="center", va="center",
+                    fontsize=small, color="#666666")
         threads = [f"kcompactd{node.node_id}", f"kswapd{node.node_id}"] if mem else []
         for k, t in enumerate(threads):
-            ax.text(i + 0.5, 0.22 - 0.1 * k, t, ha="center", va="center", fontsize=8,
+            ax.text(i + 0.5, 0.22 - 0.1 * k, t, ha="center", va="center", fontsize=small,
                     family="monospace", color="white",
                     bbox={"boxstyle": "round", "fc": "#2166ac" if "kswapd" in t else "#1b7837",
                           "ec": "none"})
         if not threads:
-            ax.text(i + 0.5, 0.18, "no kswapd,\nno kcompactd", ha="center", va="center",
-                    fontsize=8, color="#d7191c")
+            ax.text(i + 0.5, 0.18, "no kswapd\nno kcompactd", ha="center", va="center",
+                    fontsize=small - 1, color="#d7191c")
     ax.set_title("for_each_node_state(nid, N_MEMORY): one thread each", fontsize=10)
 
 

@@ -41,11 +41,16 @@ def parse_request(text: str) -> tuple[int, str] | None:
 
 
 def shaped_lru_node(block_order: int = 4, free_mib: int = 8, seed: int = 0,
-                    daemons: bool = True) -> tuple[Any, Any]:
-    """The lesson's node: page cache everywhere, then an exact free-area shape."""
+                    daemons: bool = True, normal_kind: str = "file") -> tuple[Any, Any]:
+    """The lesson's node: LRU pages everywhere, then an exact free-area shape.
+
+    ``normal_kind="anon"`` fills Normal with anonymous memory (no swap: kswapd
+    cannot reclaim it, compaction can still move it) and only DMA32 with page
+    cache - so reclaim cannot undo Normal's fragmentation.
+    """
     from mmsim import Node, Simulation, Sysctl
     from mmsim.kthread import NSEC_PER_SEC, Sleep
-    from mmsim.mm.filemap import FileMapping
+    from mmsim.mm.filemap import AnonRegion, FileMapping
     from mmsim.mm.mmzone import ZONE_BOOSTED_WATERMARK
     from mmsim.mm.swap import get_lruvec
     from mmsim.workloads import Script
@@ -53,19 +58,28 @@ def shaped_lru_node(block_order: int = 4, free_mib: int = 8, seed: int = 0,
     node = Node.build(zones=ZONES, sysctl=Sysctl(min_free_kbytes=128))
 
     def fill(sim: Any) -> Any:
+        normal, dma32 = node.zone("Normal"), node.zone("DMA32")
+        owners = []
+        if normal_kind == "anon":
+            na = normal.nr_free_pages - 2 * normal.high_wmark_pages
+            a = AnonRegion(node, na, name="heap")
+            for i in range(0, na, 2048):
+                yield from a.touch(np.arange(i, min(na, i + 2048)))
+            owners.append(a)
         n = node.nr_free_pages - 2 * sum(z.high_wmark_pages for z in node.zones)
         f = FileMapping(node, n, name="cache")
-        for a in range(0, n, 2048):
-            yield from f.read(np.arange(a, min(n, a + 2048)))
-        normal, dma32 = node.zone("Normal"), node.zone("DMA32")
+        for i in range(0, n, 2048):
+            yield from f.read(np.arange(i, min(n, i + 2048)))
+        owners.append(f)
         size = 1 << block_order
         nblocks = min(((free_mib << 20) >> 12) // size, normal.managed_pages // (2 * size))
         starts = normal.zone_start_pfn + np.arange(nblocks, dtype=np.int64) * 2 * size
         pf = (starts[:, None] + np.arange(size, dtype=np.int64)[None, :]).ravel()
         pf = np.concatenate([pf, dma32.zone_start_pfn + 1024 + np.arange(512)])
         lv = get_lruvec(node)
-        mine = pf[lv.owner[pf] == f.id]
-        f.release(lv.index[mine])
+        for m in owners:
+            mine = pf[lv.owner[pf] == m.id]
+            m.release(lv.index[mine])
         sim.stats["shaped"] = 1
         while True:
             yield Sleep(NSEC_PER_SEC)

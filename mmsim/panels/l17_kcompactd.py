@@ -119,8 +119,8 @@ def ftrace_for(r: dict[str, Any], limit: int = 14) -> str:
 
     lines = [format_line(*rec) for rec in r["records"]]
     if len(lines) > limit:
-        lines = lines[:limit - 2] + [f"   ... {len(lines) - limit + 1} more lines ...",
-                                     lines[-1]]
+        lines = [*lines[:limit - 2], f"   ... {len(lines) - limit + 1} more lines ...",
+                 lines[-1]]
     return "\n".join(lines)
 
 

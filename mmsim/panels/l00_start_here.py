@@ -191,37 +191,65 @@ def _pageblocks(ax: Any, zone: Zone) -> None:
                  "(colour: migratetype; paler = more of it free)", fontsize=10)
 
 
+def _watermarks(ax: Any, node: Node) -> None:
+    """Each zone's free pages against its min, low and high watermarks (log scale)."""
+    zs = [z for z in node.zones if z.managed_pages]
+    for y, z in enumerate(zs):
+        ax.barh(y, max(z.nr_free_pages, 1), height=0.55, color=ZONE_COLOURS[z.idx])
+        for w, colour in ((z.min_wmark_pages, "#d7191c"), (z.low_wmark_pages, "#fdae61"),
+                          (z.high_wmark_pages, "#1a9641")):
+            ax.plot([max(w, 1)] * 2, [y - 0.38, y + 0.38], color=colour, lw=2.2)
+        ax.text(max(z.nr_free_pages, 1) * 1.08, y, f"{z.nr_free_pages} free", va="center",
+                fontsize=7)
+    ax.plot([], [], color="#d7191c", lw=2.2, label="min")
+    ax.plot([], [], color="#fdae61", lw=2.2, label="low")
+    ax.plot([], [], color="#1a9641", lw=2.2, label="high")
+    ax.set_yticks(range(len(zs)), [z.name for z in zs], fontsize=8)
+    ax.set_xscale("log")
+    top = max(max(z.managed_pages for z in zs), 10)
+    ax.set_xlim(1, top * 3)
+    ax.set_xlabel("pages (log scale)", fontsize=8)
+    ax.set_title(f"free pages and watermarks (min_free_kbytes = {node.min_free_kbytes})",
+                 fontsize=10)
+    ax.legend(fontsize=7, loc="lower right", ncol=3)
+
+
 def model_picture(node: Node, zone: str | None = None, title: str = "") -> PanelOutput:
-    """Node → zones → free areas → pageblocks, drawn from a real node's state."""
+    """Node → zones (and their watermarks) → free areas → pageblocks, from a node's state."""
     zs = [z for z in node.zones if z.managed_pages]
     z = node.zone(zone) if zone else max(zs, key=lambda q: q.managed_pages)
-    fig = figure(figsize=(10, 6.6))
-    gs = fig.add_gridspec(2, 2, height_ratios=(1, 2.1), width_ratios=(1.25, 1))
+    fig = figure(figsize=(10, 7.6))
+    gs = fig.add_gridspec(3, 2, height_ratios=(1, 0.35 + 0.25 * len(zs), 2.1),
+                          width_ratios=(1.25, 1))
     _zone_bar(fig.add_subplot(gs[0, :]), node)
-    _free_areas(fig.add_subplot(gs[1, 0]), node)
-    _pageblocks(fig.add_subplot(gs[1, 1]), z)
+    _watermarks(fig.add_subplot(gs[1, :]), node)
+    _free_areas(fig.add_subplot(gs[2, 0]), node)
+    _pageblocks(fig.add_subplot(gs[2, 1]), z)
     if title:
         fig.suptitle(title, fontsize=11)
-    lines = [f"{q.name:7s} pfn {q.zone_start_pfn:>8d}-{q.zone_end_pfn - 1:<8d} managed "
-             f"{q.managed_pages:>8d}  free {q.nr_free_pages:>8d}  "
+    lines = [f"{q.name}: pfn {q.zone_start_pfn}-{q.zone_end_pfn - 1}  managed "
+             f"{q.managed_pages}  free {q.nr_free_pages}  min {q.min_wmark_pages}  "
+             f"low {q.low_wmark_pages}  high {q.high_wmark_pages}  "
              f"buddyinfo {' '.join(str(c) for c in q.nr_free_by_order())}" for q in zs]
     return PanelOutput(figure=fig, text="\n".join(lines))
 
 
 def shape_node(mem_mib: int = 512, fill: int = 80, punch: int = 50,
-               pin_every: int = 256, seed: int = 0) -> Node:
+               pin_every: int = 256, seed: int = 0,
+               min_free_kbytes: int | None = None) -> Node:
     """A booted node, filled with page cache and pinned kernel pages, then holes punched.
 
     ``fill`` % of the memory above twice the high watermarks is read into the
     page cache (movable, ``GFP_HIGHUSER_MOVABLE``); after every ``pin_every``
     cache pages one unmovable kernel page is allocated (``GFP_KERNEL``; 0 =
     none); then ``punch`` % of the cache pages, chosen at random, are freed.
-    Allocations go straight to the allocator, with no simulated time.
+    ``min_free_kbytes`` is written as an administrator would (None: the boot
+    default). Allocations go straight to the allocator, with no simulated time.
     """
-    from mmsim import Node
+    from mmsim import Node, Sysctl
     from mmsim.mm.page_alloc import alloc_pages_bulk, free_pages_bulk
 
-    node = Node.build(mem=f"{mem_mib}MiB")
+    node = Node.build(mem=f"{mem_mib}MiB", sysctl=Sysctl(min_free_kbytes=min_free_kbytes))
     rng = np.random.default_rng(seed)
     spare = node.nr_free_pages - 2 * sum(z.high_wmark_pages for z in node.zones)
     target = max(0, int(spare * fill / 100))
@@ -240,10 +268,10 @@ def shape_node(mem_mib: int = 512, fill: int = 80, punch: int = 50,
     return node
 
 
-def update(mem_mib: int = 512, fill: int = 80, punch: int = 50,
+def update(mem_mib: int = 512, min_free_kbytes: int = 4096, fill: int = 80, punch: int = 50,
            pin_every: str = "256") -> PanelOutput:
     every = 0 if pin_every == "none" else int(pin_every)
-    node = shape_node(mem_mib, fill, punch, every)
+    node = shape_node(mem_mib, fill, punch, every, min_free_kbytes=min_free_kbytes)
     out = model_picture(node, title=f"{mem_mib} MiB: {fill}% filled with page cache, "
                                     f"{punch}% of it freed again, a kernel page pinned "
                                     + (f"every {every} pages" if every else "never"))
@@ -253,6 +281,8 @@ def update(mem_mib: int = 512, fill: int = 80, punch: int = 50,
 CONTROLS = [
     Control("mem_mib", "log2", 512, 64, 1024, label="memory (MiB)",
             help="RAM of an x86_64 box, laid out as DMA / DMA32"),
+    Control("min_free_kbytes", "int", 4096, 128, 65536, step=128, label="min_free_kbytes",
+            help="vm.min_free_kbytes as an administrator writes it: sets the watermarks"),
     Control("fill", "int", 80, 0, 100, step=5, label="fill with page cache (%)",
             help="share of the memory above the watermarks read into the page cache"),
     Control("punch", "int", 50, 0, 100, step=5, label="free again (%)",

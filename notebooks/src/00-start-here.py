@@ -49,21 +49,23 @@ lesson.lesson_map()
 # | **watermarks** | per zone *min* < *low* < *high* free pages; below *low* an allocation wakes kswapd, above *high* kswapd may sleep (lesson 01) |
 #
 # Here is a freshly booted 512 MiB machine, drawn from mmsim's per-frame state: the node's pfn
-# range cut into zones (with the pages boot code reserved), free blocks per order, and the
-# pageblocks of the largest zone. At boot almost everything is free, in order-10 blocks, and
-# every pageblock is Movable.
+# range cut into zones (with the pages boot code reserved), each zone's free pages against its
+# three watermarks, free blocks per order, and the pageblocks of the largest zone. At boot almost
+# everything is free, in order-10 blocks, and every pageblock is Movable.
 
 # %%
 node = Node.build(mem="512MiB")
 lesson.model_picture(node)
 
 # %% [markdown]
-# Now shape the same machine: fill it with page cache, pin an unmovable kernel page now and then,
-# free part of the cache again at random. Watch free memory fall into small blocks, and the
-# pinned pages gather in one or two **Unmovable pageblocks** instead of spreading everywhere: the
-# allocator steals a whole pageblock for unmovable pages and keeps using it (lesson 09). The
-# numbers under the figure are each zone's `/proc/buddyinfo` row. (Allocations here go straight
-# to the allocator, without simulated time.)
+# Now shape the machine yourself: set `vm.min_free_kbytes` (it places the watermarks, lesson 01),
+# fill memory with page cache — up to twice the high watermarks, so that kswapd is not woken —
+# pin an unmovable kernel page now and then, and free part of the cache again at random. Watch
+# free memory fall into small blocks, and the pinned pages gather in one or two **Unmovable
+# pageblocks** instead of spreading everywhere: the allocator steals a whole pageblock for
+# unmovable pages and keeps using it (lesson 09). The lines under the figure give each zone's
+# watermarks and its `/proc/buddyinfo` row. (Allocations here go straight to the allocator,
+# without simulated time.)
 
 # %%
 lesson.PANELS[0].widget()

@@ -52,7 +52,13 @@ from mmsim.mm.mmzone import (
     pageblock_nr_pages,
     pageblock_order,
 )
-from mmsim.mm.page_alloc import ALLOC_CMA, ALLOC_WMARK_MASK, __zone_watermark_ok, zone_watermark_ok
+from mmsim.mm.page_alloc import (
+    ALLOC_CMA,
+    ALLOC_WMARK_MASK,
+    __zone_watermark_ok,
+    del_from_free_area,
+    zone_watermark_ok,
+)
 from mmsim.mm.vmstat import fragmentation_index
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -432,17 +438,26 @@ def suitable_migration_target(cc: CompactControl, pfn: int) -> bool:
 
 
 def _skip_cover(node: Node, lo: int, hi: int) -> np.ndarray:
-    """Frames of ``[lo, hi)`` that a scanner jumps over (tails of free / compound blocks)."""
+    """Frames of ``[lo, hi)`` that a scanner jumps over (tails of free / compound blocks).
+
+    Only blocks whose head lies in the range count: a scan that starts inside a
+    block visits its tail pages one by one, as the kernel does.
+    """
     base = node.node_start_pfn
     n = hi - lo
-    cover = np.zeros(n + 1, dtype=np.int32)
+    starts = []
+    ends = []
     for arr in (node.buddy_order, node.head_order):
         seg = arr[lo - base:hi - base]
         heads = np.flatnonzero((seg != NOT_BUDDY) & (seg > 0))
         if heads.size:
-            sizes = np.int64(1) << seg[heads].astype(np.int64)
-            np.add.at(cover, heads + 1, 1)
-            np.add.at(cover, np.minimum(heads + sizes, n), -1)
+            starts.append(heads + 1)
+            ends.append(np.minimum(heads + (np.int64(1) << seg[heads].astype(np.int64)), n))
+    if not starts:
+        return np.zeros(n, dtype=bool)
+    # blocks never overlap: +1 after each head, -1 at each end, running sum > 0 = a tail
+    cover = np.bincount(np.concatenate(starts), minlength=n + 1)
+    cover -= np.bincount(np.concatenate(ends), minlength=n + 1)
     return np.cumsum(cover[:n]) > 0
 
 
@@ -458,37 +473,39 @@ def isolate_migratepages_block(cc: CompactControl, low_pfn: int, end_pfn: int) -
     failing ends the call. Records ``cc.last_migrated_pfn`` (the first page
     isolated since the last drain). Returns the pfn where it stopped.
     """
-    from mmsim.mm.swap import NO_LRU, PG_writeback, get_lruvec
+    from mmsim.mm.swap import get_lruvec
 
     zone = cc.zone
     node = zone.node
     base = node.node_start_pfn
     lv = get_lruvec(node)
     lo, hi = low_pfn, end_pfn
-    n = hi - lo
-    jumped = _skip_cover(node, lo, hi)
-    states = node.state[lo - base:hi - base]
-    visited = ~jumped & (states != FRAME_HOLE)
-    on_lru = lv.lru[lo - base:hi - base] != NO_LRU
-    writeback = (lv.flags[lo - base:hi - base] & PG_writeback) != 0
-    if not cc.gfp_mask & G.__GFP_FS:
-        on_lru &= states != FRAME_FILE
-    ok = visited & on_lru & ~writeback
     want = COMPACT_CLUSTER_MAX - cc.nr_migratepages
+    skip_on_failure = cc.direct_compaction and cc.mode == MIGRATE_ASYNC
     putback = _EMPTY
-    if cc.direct_compaction and cc.mode == MIGRATE_ASYNC:
-        took, low_pfn, nr_scanned, putback = _skip_on_failure_scan(cc, lo, hi, visited, ok,
-                                                                   want)
-    else:
+    # The walk stops at the 32nd isolated page; what it sees up to there only depends on
+    # the frames up to there, so look at a window first and widen it if it was too short.
+    win = hi - lo if skip_on_failure else min(hi - lo, 4 * want + 64)
+    while True:
+        whi = lo + win
+        visited, ok = _migrate_candidates(cc, lv, lo, whi)
+        if skip_on_failure:
+            took, low_pfn, nr_scanned, putback = _skip_on_failure_scan(cc, lo, whi, visited,
+                                                                       ok, want)
+            break
         cum = np.cumsum(ok)
         if cum.size and cum[-1] >= want:
             stop = int(np.searchsorted(cum, want)) + 1  # one past the last isolated pfn
+        elif whi < hi:
+            win = min(hi - lo, 4 * win)
+            continue
         else:
-            stop = n
+            stop = win
         took = np.flatnonzero(ok[:stop]) + lo
         nr_scanned = int(np.count_nonzero(visited[:stop]))
         # the last visited frame may head a free block reaching past the end
         low_pfn = lo + stop
+        break
     if putback.size:
         # isolated, then put back (putback_movable_pages): back to the head of their lists
         lrus = lv.lru[putback - base]
@@ -512,7 +529,7 @@ def isolate_migratepages_block(cc: CompactControl, low_pfn: int, end_pfn: int) -
         cc.nr_migratepages += nr_isolated
         _node_isolated(node, nr_isolated)
     if low_pfn == end_pfn:
-        valid = np.flatnonzero(states != FRAME_HOLE)
+        valid = np.flatnonzero(node.state[lo - base:hi - base] != FRAME_HOLE)
         first_valid = lo + int(valid[0]) if valid.size else None
         update_pageblock_skip(cc, first_valid, nr_isolated, True)
     tr = node.machine.tracer
@@ -527,6 +544,27 @@ def isolate_migratepages_block(cc: CompactControl, low_pfn: int, end_pfn: int) -
 
 
 _EMPTY = np.empty(0, dtype=np.int64)
+
+
+def _migrate_candidates(cc: CompactControl, lv: Any, lo: int, hi: int) -> tuple[np.ndarray,
+                                                                                np.ndarray]:
+    """For ``[lo, hi)``: the pfns the walk visits, and those it can isolate.
+
+    Visited: not a tail of a free or compound block whose head is in the
+    range, not a hole. Isolatable: visited and on an LRU list, not under
+    writeback, and no file page without ``__GFP_FS``.
+    """
+    from mmsim.mm.swap import NO_LRU, PG_writeback
+
+    node = cc.zone.node
+    base = node.node_start_pfn
+    a, b = lo - base, hi - base
+    states = node.state[a:b]
+    visited = ~_skip_cover(node, lo, hi) & (states != FRAME_HOLE)
+    ok = visited & (lv.lru[a:b] != NO_LRU) & ((lv.flags[a:b] & PG_writeback) == 0)
+    if not cc.gfp_mask & G.__GFP_FS:
+        ok &= states != FRAME_FILE
+    return visited, ok
 
 
 def _skip_on_failure_scan(cc: CompactControl, lo: int, hi: int, visited: np.ndarray,
@@ -615,14 +653,54 @@ def isolate_migratepages(zone: Zone, cc: CompactControl) -> int:
 
 def __isolate_free_page(zone: Zone, pfn: int, order: int) -> int:
     """Take a free block for compaction if the zone stays above min + 2**order (page_alloc.c)."""
-    from mmsim.mm.page_alloc import del_from_free_area
-
     node = zone.node
-    mt = node.get_pageblock_migratetype(pfn)
+    mt = node._pageblock_mt[(pfn >> pageblock_order) - node.pb_base]
     if mt != MIGRATE_ISOLATE:
         watermark = zone.min_wmark_pages + (1 << order)
-        if not zone_watermark_ok(zone, 0, watermark, 0, ALLOC_CMA):
+        # zone_watermark_ok(zone, 0, watermark, 0, ALLOC_CMA) without re-checking arguments
+        if not __zone_watermark_ok(zone, 0, watermark, 0, ALLOC_CMA, zone.nr_free_pages):
             return 0
+    return _take_free_block(zone, pfn, order)
+
+
+def _watermark_holds(cc: CompactControl, zone: Zone, lo: int, heads: list[int],
+                     want: int) -> bool:
+    """Would every ``__isolate_free_page`` watermark check of this walk pass?
+
+    The walk takes the blocks at ``heads`` in order until ``nr_freepages``
+    reaches ``want``. Each check is ``zone_watermark_ok(zone, 0, min + 2**order,
+    0, ALLOC_CMA)`` on the free pages left at that point; it is monotone (less
+    free or a higher mark can only fail), so if the check passes with the free
+    pages left before the *last* block and the mark of the *largest* block, all
+    checks pass and they need not be made one by one.
+    """
+    if not heads:
+        return True
+    bo = zone.node._buddy_order
+    got = cc.nr_freepages
+    taken = 0
+    top = 0
+    last = 0
+    for h in heads:
+        o = bo[lo + h]
+        size = 1 << o
+        if o > top:
+            top = o
+        taken += size
+        last = size
+        got += size
+        if want <= got:
+            break
+    free_before_last = zone.nr_free_pages - (taken - last)
+    return __zone_watermark_ok(zone, 0, zone.min_wmark_pages + (1 << top), 0, ALLOC_CMA,
+                               free_before_last)
+
+
+def _take_free_block(zone: Zone, pfn: int, order: int) -> int:
+    """``__isolate_free_page`` after its watermark check: off the free list, re-type."""
+    node = zone.node
+    mt = node._pageblock_mt[(pfn >> pageblock_order) - node.pb_base]
+    if mt != MIGRATE_ISOLATE:
         zone.nr_free_pages -= 1 << order
     list_mt = del_from_free_area(zone, pfn, order)
     if list_mt == MIGRATE_CMA:
@@ -638,53 +716,71 @@ def __isolate_free_page(zone: Zone, pfn: int, order: int) -> int:
 def isolate_freepages_block(cc: CompactControl, start_pfn: int, end_pfn: int) -> int:
     """Grab free blocks in ``[start_pfn, end_pfn)`` until there are enough targets (L434-576).
 
+    The kernel walks every pfn (``nr_scanned++`` each): holes and pages in use
+    are passed over one by one, a compound page is jumped over, a free block
+    is isolated whole (``__isolate_free_page``) and jumped over. The walk
+    stops when ``nr_freepages >= nr_migratepages`` or when a block cannot be
+    isolated (watermark). Here numpy finds the free-block heads and the
+    compound pages of the range; only the heads are visited in Python, and
+    the scanned count is the span walked minus the pages jumped over.
     Returns where it stopped.
     """
     zone = cc.zone
     node = zone.node
     base = node.node_start_pfn
-    bo = node._buddy_order
-    ho = node._head_order
-    st = node._state
-    pfn = start_pfn
-    nr_scanned = 0
+    lo, hi = start_pfn - base, end_pfn - base
     total_isolated = 0
-    valid_page = None
     isolated_blocks: list[tuple[int, int]] = []
-    while pfn < end_pfn:
-        i = pfn - base
-        nr_scanned += 1
-        if st[i] == FRAME_HOLE:
-            pfn += 1
-            continue
-        if valid_page is None:
-            valid_page = pfn
-        h = ho[i]
-        if h != NOT_BUDDY and h > 0:  # compound page: jump over it
-            pfn += 1 << h
-            continue
-        order = bo[i]
-        if order == NOT_BUDDY:
-            pfn += 1
-            continue
-        isolated = __isolate_free_page(zone, pfn, order)
+    bo_seg = node.buddy_order[lo:hi]
+    ho_seg = node.head_order[lo:hi]
+    comp = np.flatnonzero((ho_seg != NOT_BUDDY) & (ho_seg > 0))
+    heads = np.flatnonzero(bo_seg != NOT_BUDDY)
+    if comp.size:  # free blocks can't sit inside a compound page; keep order of the walk
+        heads = heads[~_inside(comp, ho_seg[comp], heads)]
+    n = hi - lo
+    stop = n  # offset where the walk ends
+    failed = False
+    jumped = 0  # tails jumped over: isolated free blocks, compound pages
+    bo = node._buddy_order
+    want = cc.nr_migratepages
+    heads_l = heads.tolist()
+    fast = _watermark_holds(cc, zone, lo, heads_l, want)
+    for h in heads_l:
+        order = bo[lo + h]
+        isolated = (_take_free_block(zone, start_pfn + h, order) if fast
+                    else __isolate_free_page(zone, start_pfn + h, order))
         if not isolated:
+            stop = h  # break: blockpfn stays on this head, which was scanned
+            failed = True
             break
-        isolated_blocks.append((pfn, order))
+        isolated_blocks.append((h, order))
         total_isolated += isolated
+        if order:
+            jumped += min(h + isolated, n) - h - 1
         cc.nr_freepages += isolated
-        pfn += isolated
-        if cc.nr_migratepages <= cc.nr_freepages:
+        if want <= cc.nr_freepages:
+            stop = h + isolated
             break
-    if pfn > end_pfn:
-        pfn = end_pfn
+    walked = min(stop, n)
+    if comp.size:
+        seen = comp[comp < walked]
+        if seen.size:
+            c_end = np.minimum(seen + (np.int64(1) << ho_seg[seen].astype(np.int64)), n)
+            jumped += int((c_end - seen - 1).sum())
+    nr_scanned = walked + failed - jumped
+    pfn = start_pfn + walked
+    valid_page = None
+    if walked == n:  # only then is the skip hint updated
+        valid = np.flatnonzero(node.state[lo:hi] != FRAME_HOLE)
+        valid_page = start_pfn + int(valid[0]) if valid.size else None
+    isolated_blocks = [(start_pfn + h, o) for h, o in isolated_blocks]
     if isolated_blocks:
         for bp, order in isolated_blocks:
-            n = 1 << order
-            lo = bp - base
-            zone.nr_state[FRAME_FREE] -= n
-            zone.nr_state[FRAME_ISOLATED] += n
-            node.state[lo:lo + n] = FRAME_ISOLATED
+            size = 1 << order
+            b = bp - base
+            zone.nr_state[FRAME_FREE] -= size
+            zone.nr_state[FRAME_ISOLATED] += size
+            node.state[b:b + size] = FRAME_ISOLATED
             cc.freepages_blocks.append((bp, order))
     tr = node.machine.tracer
     if tr is not None:
@@ -697,6 +793,16 @@ def isolate_freepages_block(cc: CompactControl, start_pfn: int, end_pfn: int) ->
     if total_isolated:
         node.machine.vm_events["compact_isolated"] += total_isolated
     return pfn
+
+
+def _inside(heads: np.ndarray, orders: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Which ``pos`` lie strictly inside one of the blocks ``[head, head + 2**order)``."""
+    ends = heads + (np.int64(1) << orders.astype(np.int64))
+    k = np.searchsorted(heads, pos, side="right") - 1
+    ok = k >= 0
+    out = np.zeros(pos.size, dtype=bool)
+    out[ok] = (pos[ok] > heads[k[ok]]) & (pos[ok] < ends[k[ok]])
+    return out
 
 
 def isolate_freepages(cc: CompactControl) -> None:
@@ -723,14 +829,18 @@ def isolate_freepages(cc: CompactControl) -> None:
         isolate_start_pfn = block_start
     # map_pages: post_alloc_hook + split_page make every isolated page an allocated
     # order-0 page; list_add per page leaves the list reversed
-    node = zone.node
-    base = node.node_start_pfn
-    pages: list[int] = []
-    for bp, order in cc.freepages_blocks:
-        node.head_order[bp - base:bp - base + (1 << order)] = 0
-        pages.extend(range(bp, bp + (1 << order)))
-    # compaction_alloc pops from the front of a list built by list_add: newest first
-    cc.freepages = pages[::-1] + cc.freepages
+    blocks = cc.freepages_blocks
+    if blocks:
+        node = zone.node
+        base = node.node_start_pfn
+        if all(o == 0 for _, o in blocks):
+            pages = np.fromiter((p for p, _ in blocks), dtype=np.int64, count=len(blocks))
+        else:
+            pages = np.concatenate([np.arange(p, p + (1 << o), dtype=np.int64)
+                                    for p, o in blocks])
+        node.head_order[pages - base] = 0
+        # compaction_alloc pops from the front of a list built by list_add: newest first
+        cc.freepages = pages[::-1].tolist() + cc.freepages
     cc.free_pfn = isolate_start_pfn
 
 
@@ -756,53 +866,39 @@ def migrate_pages(cc: CompactControl) -> tuple[int, int, bool]:
     target is left, ``migrate_pages`` stops with -ENOMEM (counted as one
     ``pgmigrate_fail``) and the rest is put back on the LRU.
     Returns ``(migrated, failed, out_of_targets)``.
-    """
-    from mmsim.mm.page_alloc import free_pages
-    from mmsim.mm.swap import get_lruvec
 
+    As long as ``cc->freepages`` holds targets, ``compaction_alloc`` only pops
+    them, so the pages up to the next refill are moved together (same
+    targets, same order of LRU additions and frees as one by one).
+    """
     zone = cc.zone
     node = zone.node
-    base = node.node_start_pfn
-    lv = get_lruvec(node)
     machine = node.machine
     cpu = _cpu(machine)
+    remaining = cc.migratepages[::-1]  # list head first
+    n = len(remaining)
     migrated = 0
     enomem = False
-    remaining = cc.migratepages[::-1]  # list head first
-    for src in remaining:
-        dst = compaction_alloc(cc)
-        if dst is None:
-            enomem = True
-            break
-        si, di = src - base, dst - base
-        kind = node._state[si]
-        node._state[di] = kind
-        zone.nr_state[FRAME_ISOLATED] -= 1
-        zone.nr_state[kind] += 1
-        node._head_order[di] = 0
-        lv.flags[di] = lv.flags[si]
-        owner = int(lv.owner[si])
-        lv.owner[di] = owner
-        lv.index[di] = lv.index[si]
-        if owner >= 0:
-            m = machine.mappings[owner]
-            m.pfn[int(lv.index[si])] = dst
-        lv.flags[si] = 0
-        lv.owner[si] = -1
-        slab = getattr(node, "slab_cache", None)
-        if slab is not None and slab.member[si]:
-            slab.member[si] = False
-            slab.member[di] = True
-        lru = cc._src_lru.pop(src)
-        lv.add(np.array([dst], dtype=np.int64), lru)
-        free_pages(node, src, 0, cpu=cpu)
-        migrated += 1
+    while migrated < n:
+        if not cc.freepages:  # compaction_alloc: refill from the free scanner
+            if not cc.contended:
+                isolate_freepages(cc)
+            if not cc.freepages:
+                enomem = True
+                break
+        k = min(n - migrated, len(cc.freepages))
+        dsts = cc.freepages[:k]
+        del cc.freepages[:k]
+        cc.nr_freepages -= k
+        _move_pages(cc, remaining[migrated:migrated + k], dsts, cpu)
+        migrated += k
     failed_src = remaining[migrated:]
     if failed_src:
         # putback_movable_pages: back on their LRU lists, in list order
+        lv = _lruvec(node)
         for src in failed_src:
             lv.add(np.array([src], dtype=np.int64), cc._src_lru.pop(src))
-    _node_isolated(node, -len(remaining))
+    _node_isolated(node, -n)
     cc.migratepages = []
     cc.nr_migratepages = 0
     machine.vm_events["pgmigrate_success"] += migrated
@@ -813,6 +909,69 @@ def migrate_pages(cc: CompactControl) -> tuple[int, int, bool]:
     if tr is not None:
         tr("mm_compaction_migratepages", nr_migrated=migrated, nr_failed=len(failed_src))
     return migrated, len(failed_src), enomem
+
+
+def _lruvec(node: Node) -> Any:
+    from mmsim.mm.swap import get_lruvec
+
+    return get_lruvec(node)
+
+
+def _move_pages(cc: CompactControl, srcs: list[int], dsts: list[int], cpu: int) -> None:
+    """Migrate ``srcs[i]`` to ``dsts[i]`` in order (``unmap_and_move`` for each).
+
+    The target takes the frame kind, page flags, owner and index (the owner's
+    pfn array is pointed at it) and goes on its LRU list (``putback_lru_page``);
+    the source is freed with ``put_page`` (order-0: per-cpu list).
+    """
+    from mmsim.mm.page_alloc import free_pages
+
+    zone = cc.zone
+    node = zone.node
+    base = node.node_start_pfn
+    lv = _lruvec(node)
+    machine = node.machine
+    s = np.asarray(srcs, dtype=np.int64) - base
+    d = np.asarray(dsts, dtype=np.int64) - base
+    kinds = node.state[s]
+    node.state[d] = kinds
+    k = int(s.size)
+    zone.nr_state[FRAME_ISOLATED] -= k
+    for kind, cnt in enumerate(np.bincount(kinds).tolist()):
+        if cnt:
+            zone.nr_state[kind] += cnt
+    node.head_order[d] = 0
+    lv.flags[d] = lv.flags[s]
+    owners = lv.owner[s]
+    idx = lv.index[s]
+    lv.owner[d] = owners
+    lv.index[d] = idx
+    o0 = int(owners[0])
+    if o0 >= 0 and (owners == o0).all():
+        machine.mappings[o0].pfn[idx] = d + base
+    else:
+        for oid in set(owners.tolist()):
+            if oid >= 0:
+                sel = owners == oid
+                machine.mappings[oid].pfn[idx[sel]] = d[sel] + base
+    lv.flags[s] = 0
+    lv.owner[s] = -1
+    slab = getattr(node, "slab_cache", None)
+    if slab is not None:
+        member = slab.member[s]
+        if member.any():
+            slab.member[s[member]] = False
+            slab.member[d[member]] = True
+    src_lru = cc._src_lru
+    lrus = [src_lru.pop(p) for p in srcs]
+    if lrus.count(lrus[0]) == k:
+        lv.add(d + base, lrus[0])
+    else:
+        la = np.array(lrus)
+        for lru in sorted(set(lrus)):  # each list gets its pages in migration order
+            lv.add(d[la == lru] + base, lru)
+    for p in srcs:
+        free_pages(node, p, 0, cpu=cpu)
 
 
 def _cpu(machine: Machine) -> int:

@@ -63,7 +63,7 @@ def build_layout(codes: np.ndarray, **build_kw: Any) -> tuple[Node, Zone, FileMa
         zone.nr_state[FRAME_FILE] -= int(sel.size)
         zone.nr_state[kind] += int(sel.size)
     file_pfns = np.flatnonzero(codes == "F")
-    f._adopt(file_pfns, file_pfns)
+    f._adopt(file_pfns, f._check(file_pfns))  # _check grows the per-page arrays
     get_lruvec(node).add(file_pfns, LRU_INACTIVE_FILE)
     free = np.flatnonzero(codes == ".")
     if free.size:

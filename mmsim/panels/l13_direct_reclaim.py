@@ -179,7 +179,7 @@ def update(rate: int = 400, min_free_kbytes: int = 4096, atomic: bool = False) -
 PANELS = [Panel("direct reclaim: allocation rate and min_free_kbytes", CONTROLS, update)]
 
 
-def warm(mfks: tuple[int, ...] = (1024, 4096, 16384)) -> None:
+def warm(mfks: tuple[int, ...] = (4096, 16384)) -> None:
     """Run every rate for a few min_free_kbytes values once (a few seconds)."""
     for mfk in mfks:
         for rate in range(100, 801, 100):

@@ -121,7 +121,7 @@ lesson.update(400, 4096, False)
 # Move the rate, `min_free_kbytes` and the atomic bursts. The text gives the counters and the
 # stall time, measured the way the tracepoints allow: from each `direct_reclaim_begin` to its
 # `_end`. **Time spent throttled is not included**, because the wait comes before `_begin`.
-# The first cell runs 24 settings once (about 4 s). Other settings run when you first choose
+# The first cell runs 16 settings once (about 3 s). Other settings run when you first choose
 # them (0.1–0.3 s each).
 
 # %%

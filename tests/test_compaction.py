@@ -221,6 +221,15 @@ def test_fragmentation_indices_on_a_zone_golden(shaped, name):
     assert unusable_free_index(z, order) == case["expected"]["unusable_free_index"]
 
 
+@pytest.mark.parametrize("name", ["fragindex_many_tiny_blocks_order9",
+                                  "fragindex_single_block_negative_quirk"])
+def test_fragmentation_index_quirks_on_a_zone_golden(shaped, name):
+    case = CASES[name]
+    z = shaped(case["inputs"]["buddyinfo_row"])
+    assert fragmentation_index(z, case["inputs"]["order"]) == \
+        case["expected"]["fragmentation_index"]
+
+
 # --------------------------------------------------------------------------
 # deferral (L142-202), golden defer_sequence_basic and the full back-off
 # --------------------------------------------------------------------------

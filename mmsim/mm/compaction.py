@@ -24,7 +24,14 @@ Kernel source: mm/compaction.c (v5.0), https://elixir.bootlin.com/linux/v5.0/sou
 
 Simplifications
 ---------------
-See the individual functions.
+* No lock contention, ``need_resched`` or fatal signals: COMPACT_CONTENDED only
+  comes from -ENOMEM before the scanners meet; no ``too_many_isolated`` wait.
+* Pages under writeback are never isolated, even by MIGRATE_SYNC
+  (compact_memory), which in the kernel would wait for the write to finish.
+* Every allocated block of order > 0 is jumped over like a compound page
+  (the kernel visits the pages of a non-``__GFP_COMP`` block one by one).
+* No pinned anonymous pages, no non-LRU movable pages (balloon, zsmalloc),
+  no CMA-specific isolation; see the individual functions for the rest.
 """
 
 from __future__ import annotations

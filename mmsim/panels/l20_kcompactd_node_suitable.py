@@ -143,6 +143,9 @@ def figure_for(r: dict[str, Any]) -> Any:
     ax.axvline(r["order"] - 0.5, color="#d7191c", ls="--", lw=1)
     ax.set_yscale("symlog", linthresh=1)
     ax.set_ylim(0, max(max(z["buddy"]), 1) * 4)
+    from mmsim.panels.l21_compact_zone import _plain_log_ticks
+
+    _plain_log_ticks(ax, max(max(z["buddy"]), 1) * 4)
     ax.set_xticks(orders)
     ax.set_xlabel("order")
     ax.set_ylabel("free blocks")

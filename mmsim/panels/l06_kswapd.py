@@ -63,6 +63,20 @@ class CounterLog(dict):
         super().__setitem__(key, value)
 
 
+class PassLog(list):
+    """``pgdat.kswapd_priority_trace`` that also notes which balance_pgdat run each
+    pass belongs to (the ``pageoutrun`` count when the pass started)."""
+
+    def __init__(self, machine: Any):
+        super().__init__()
+        self._machine = machine
+        self.run_index: list[int] = []
+
+    def append(self, item: Any) -> None:
+        super().append(item)
+        self.run_index.append(int(self._machine.vm_events.get("pageoutrun", 0)))
+
+
 @dataclass
 class LessonRun:
     """A finished lesson simulation: the Result plus the time-stamped counters."""
@@ -82,6 +96,20 @@ class LessonRun:
 
     def counter(self, name: str) -> int:
         return int(self.result.vmstat[name].iloc[-1])
+
+    def passes(self) -> list[list[int]]:
+        """The priority of every pass, per balance_pgdat run (in run order)."""
+        pts = getattr(self.node, "kswapd_priority_trace", [])
+        idx = getattr(pts, "run_index", None)
+        out: list[list[int]] = [[] for _ in self.runs]
+        if idx is None:
+            return out
+        first = int(self.notes.get("pageoutrun_before", 0))
+        for (_t, prio), k in zip(pts, idx):
+            j = k - first - 1
+            if 0 <= j < len(out):
+                out[j].append(prio)
+        return out
 
 
 def _fill_task(margin: int, hot_stripe: int = 0):
@@ -123,14 +151,15 @@ def simulate(workloads: Sequence[Any] = (), *, mem: str = "256MiB",
              min_free_kbytes: int | None = None, watermark_boost_factor: int | None = None,
              seconds: float = 1.0, fill_margin: int = 32, hot_stripe: int = 0,
              sample_interval: float = 0.004, sample_buddyinfo: bool = False, seed: int = 0,
-             swap: str | None = None) -> LessonRun:
+             swap: str | None = None, setup: Any = None, fill: bool = True) -> LessonRun:
     """Run ``workloads`` for ``seconds`` on a node pre-filled with page cache.
 
     At t=0 a task reads clean page cache until the node sits just above its
     low watermarks (:func:`_fill_task`; about 55 ms of simulated time for
     256 MiB), so kswapd has something to reclaim from the first wake-up on.
     The ``pageoutrun``, hit-quickly and ``compact_daemon_wake`` counters are
-    time-stamped.
+    time-stamped. ``setup(sim)``, if given, runs before the simulation starts
+    (to install more observers); ``fill=False`` leaves the node empty.
     """
     from mmsim.workloads import Script
 
@@ -140,11 +169,15 @@ def simulate(workloads: Sequence[Any] = (), *, mem: str = "256MiB",
     if watermark_boost_factor is not None:
         kw["watermark_boost_factor"] = watermark_boost_factor
     node = Node.build(mem=mem, sysctl=Sysctl(**kw))
-    wl = [Script(fn=_fill_task(fill_margin, hot_stripe), name="fill"), *workloads]
+    wl = [Script(fn=_fill_task(fill_margin, hot_stripe), name="fill")] if fill else []
+    wl += list(workloads)
     sim = Simulation(node, wl, seed=seed, sample_interval=sample_interval,
                      sample_buddyinfo=sample_buddyinfo, swap=swap)
     log = CounterLog(sim.machine.vm_events, sim)
     sim.machine.vm_events = log
+    node.kswapd_priority_trace = PassLog(sim.machine)
+    if setup is not None:
+        setup(sim)
     res = sim.run(seconds)
     return LessonRun(res, log.log, seconds)
 
@@ -170,13 +203,14 @@ def kswapd_states(run: LessonRun) -> list[dict[str, Any]]:
     balanced: full sleep until the next ``mm_vmscan_kswapd_wake``),
     ``kswapd_low_wmark_hit_quickly`` (nap cut short by a wake-up) or
     ``kswapd_high_wmark_hit_quickly`` (not balanced - before the nap, in
-    which case no time passed, or right after it).
+    which case no time passed, or right after it). Sleep attempts carry
+    ``try``: 0 for the one at boot, k+1 for the one after run k.
     """
     end_s = run.seconds
     runs = run.runs
-    entries = [0] + [int(round(r["end"] * 1e9)) for r in runs]
+    entries = [0] + [round(r["end"] * 1e9) for r in runs]
     outcomes: list[tuple[int, int, str]] = []
-    for t, seq, ev, _f in _trace_events(run, {"mm_vmscan_kswapd_sleep"}):
+    for t, seq, _ev, _f in _trace_events(run, {"mm_vmscan_kswapd_sleep"}):
         outcomes.append((t, seq, "sleep"))
     for t, seq, name in run.counter_log:
         if name == "kswapd_low_wmark_hit_quickly":
@@ -193,14 +227,16 @@ def kswapd_states(run: LessonRun) -> list[dict[str, Any]]:
     for i, t0 in enumerate(entries):
         if i >= len(outcomes):
             # still napping (or just started) at the end of the run
-            states.append({"kind": "nap", "start": t0 / 1e9, "end": end_s, "outcome": None})
+            states.append({"kind": "nap", "start": t0 / 1e9, "end": end_s, "outcome": None,
+                           "try": i})
             break
         t1, _seq, kind = outcomes[i]
         if kind == "high" and t1 == t0:
             states.append({"kind": "no nap", "start": t0 / 1e9, "end": t0 / 1e9,
-                           "outcome": "high"})
+                           "outcome": "high", "try": i})
             continue
-        states.append({"kind": "nap", "start": t0 / 1e9, "end": t1 / 1e9, "outcome": kind})
+        states.append({"kind": "nap", "start": t0 / 1e9, "end": t1 / 1e9, "outcome": kind,
+                       "try": i})
         if kind == "sleep":
             while wi < len(wakes) and wakes[wi] < t1:
                 wi += 1
@@ -229,16 +265,17 @@ def loop_table(run: LessonRun, zone: str = "DMA32") -> pd.DataFrame:
     attempt ended.
     """
     states = kswapd_states(run)
-    tries = [s for s in states if s["kind"] in ("nap", "no nap")]
+    tries = {s["try"]: s for s in states if s["kind"] in ("nap", "no nap")}
     rows = []
-    for r in run.runs:
-        after = next((s for s in tries if abs(s["start"] - r["end"]) < 1e-12), None)
+    for k, r in enumerate(run.runs):
+        after = tries.get(k + 1)  # try 0 is the one at boot; try k+1 follows run k
         if after is None:
             outcome = None
             nap = "-"
         else:
             outcome = after["outcome"]
-            nap = "no" if after["kind"] == "no nap" else f"{(after['end'] - after['start']) * 1e3:.0f} ms"
+            ms = (after["end"] - after["start"]) * 1e3
+            nap = "no" if after["kind"] == "no nap" else f"{ms:.0f} ms"
         goto = r["reclaim_order"] < r["order"]
         rows.append({
             "wake (s)": round(r["start"], 4),
@@ -249,7 +286,7 @@ def loop_table(run: LessonRun, zone: str = "DMA32") -> pd.DataFrame:
             "returned order": r["reclaim_order"],
             "next": "goto kswapd_try_sleep" if goto else "loop top",
             "nap": nap,
-            "sleep attempt ended": OUTCOME_TEXT[outcome] if outcome in OUTCOME_TEXT else outcome,
+            "sleep attempt ended": OUTCOME_TEXT.get(outcome, outcome),
         })
     df = pd.DataFrame(rows)
     df.index = pd.RangeIndex(1, len(df) + 1, name="turn")

@@ -43,9 +43,12 @@ def balance_run(min_free_kbytes: int = 2048, order: int = 9,
 
 
 def _passes(run: LessonRun, r: dict[str, Any]) -> list[int]:
-    pts = getattr(run.node, "kswapd_priority_trace", [])
-    a, b = r["start"] * 1e9 - 0.5, r["end"] * 1e9 + 0.5
-    return [p for t, p in pts if a <= t <= b]
+    """Priorities of the passes of run ``r`` (attributed by run, not by time: runs that
+    take no time can share a timestamp)."""
+    key = "_passes"
+    if key not in run.notes:
+        run.notes[key] = run.passes()
+    return run.notes[key][run.runs.index(r)]
 
 
 def _kind(r: dict[str, Any]) -> str:
@@ -203,7 +206,8 @@ CONTROLS = [
             help="order of the requests that wake kswapd (0: only order-0 page cache and slab)"),
     Control("watermark_boost_factor", "int", 15000, 0, 30000, step=2500,
             label="watermark_boost_factor",
-            help="vm.watermark_boost_factor: boost per fallback steal, capped at factor/10000 of high"),
+            help="vm.watermark_boost_factor: a pageblock per fallback steal, capped at "
+                 "factor/10000 of high"),
 ]
 
 

@@ -54,8 +54,11 @@ LIST_MT = {"Unmovable": MIGRATE_UNMOVABLE, "Movable": MIGRATE_MOVABLE,
            "CMA": MIGRATE_CMA}
 LIST_COLOURS = {"Unmovable": "#b2182b", "Movable": "#2166ac", "Reclaimable": "#ef8a62",
                 "HighAtomic": "#762a83", "CMA": "#1b7837"}
-CLASSZONES = {"DMA32 (GFP_DMA32)": ZONE_DMA32, "Normal (GFP_KERNEL)": ZONE_NORMAL,
-              "Movable (GFP_HIGHUSER_MOVABLE)": ZONE_MOVABLE}
+CLASSZONES = {"DMA32": ZONE_DMA32, "Normal": ZONE_NORMAL, "Movable": ZONE_MOVABLE}
+#: the flag sets the panel offers (one choice: the browser check drives dropdowns, and
+#: option texts without spaces read back exactly)
+FLAG_CHOICES = ("none", "ALLOC_HIGH", "ALLOC_HARDER", "ALLOC_HIGH|ALLOC_HARDER", "ALLOC_OOM",
+                "ALLOC_CMA", "ALLOC_HIGH|ALLOC_HARDER|ALLOC_CMA", "ALLOC_OOM|ALLOC_CMA")
 
 #: the steps of __zone_watermark_ok in our own words (v5.0; see the notebook)
 STEPS = (
@@ -167,12 +170,6 @@ def shaped_lists(free_pages: int, largest_order: int,
     return out
 
 
-def flags_value(high: bool = False, harder: bool = False, oom: bool = False,
-                cma: bool = False) -> int:
-    return (ALLOC_HIGH if high else 0) | (ALLOC_HARDER if harder else 0) | \
-        (ALLOC_OOM if oom else 0) | (ALLOC_CMA if cma else 0)
-
-
 def flags_text(alloc_flags: int) -> str:
     names = [n for n, v in (("ALLOC_HIGH", ALLOC_HIGH), ("ALLOC_HARDER", ALLOC_HARDER),
                             ("ALLOC_OOM", ALLOC_OOM), ("ALLOC_CMA", ALLOC_CMA))
@@ -248,7 +245,7 @@ def callers_table(free_pages: int = 18400, largest_order: int = 8,
 def _count_axes(ax: Any, free: int, order: int, zone: Zone, alloc_flags: int,
                 v: dict[str, Any]) -> None:
     harder = bool(alloc_flags & (ALLOC_HARDER | ALLOC_OOM))
-    parts = [("2^order - 1", (1 << order) - 1)]
+    parts = [("2^order − 1", (1 << order) - 1)]
     if not harder:
         parts.append(("HighAtomic reserve", zone.nr_reserved_highatomic))
     if not alloc_flags & ALLOC_CMA:
@@ -265,7 +262,7 @@ def _count_axes(ax: Any, free: int, order: int, zone: Zone, alloc_flags: int,
     top = max(free, need, 1) * 1.15
     ax.set_xlim(0, top)
     ax.axvline(need, color="#333333", lw=1, ls=":")
-    sub = ", ".join(f"−{n} {label}" for label, n in parts if n)
+    sub = " ".join(f"− {n} ({label})" for label, n in parts if n)
     ax.text(0.01 * top, 1.58, f"{free} {sub} = {v['free_after']}" if sub else
             f"{free} counted as is", fontsize=8, va="center")
     ax.text(0.01 * top, -0.58, f"{v['min_after']} + {v['reserve']} = {need}  "
@@ -430,8 +427,10 @@ CONTROLS = [
             help="the request: 2^order pages"),
     Control("watermark", "choice", "low", options=("min", "low", "high"), label="watermark",
             help="low: allocation fast path; min: slow path; high: kswapd's balance check"),
-    Control("classzone", "choice", "Normal (GFP_KERNEL)", options=tuple(CLASSZONES),
-            label="classzone", help="highest zone the caller may use: picks lowmem_reserve"),
+    Control("classzone", "choice", "Normal", options=tuple(CLASSZONES),
+            label="classzone",
+            help="highest zone the caller may use (GFP_DMA32: DMA32, GFP_KERNEL: Normal, "
+                 "GFP_HIGHUSER_MOVABLE: Movable): picks lowmem_reserve"),
     Control("free_pages", "int", 18400, 0, 30000, step=50, label="NR_FREE_PAGES",
             help="free pages of DMA32 (min 14384, low 17980, high 21576)"),
     Control("largest_order", "int", 10, 0, MAX_ORDER - 1, label="largest free order",
@@ -440,13 +439,9 @@ CONTROLS = [
             help="the free list that holds the largest block"),
     Control("highatomic", "int", 0, 0, 2048, step=512, label="nr_reserved_highatomic",
             help="pages in HighAtomic pageblocks (whole pageblocks)"),
-    Control("alloc_high", "bool", False, label="ALLOC_HIGH", help="__GFP_HIGH: min -= min/2"),
-    Control("alloc_harder", "bool", False, label="ALLOC_HARDER",
-            help="GFP_ATOMIC or real-time: min -= min/4, may use HighAtomic"),
-    Control("alloc_oom", "bool", False, label="ALLOC_OOM",
-            help="OOM victim: min -= min/2 (instead of /4), may use HighAtomic"),
-    Control("alloc_cma", "bool", False, label="ALLOC_CMA",
-            help="movable request: free CMA pages count, CMA list usable"),
+    Control("alloc_flags", "choice", "none", options=FLAG_CHOICES, label="alloc_flags",
+            help="ALLOC_HIGH: min/2; ALLOC_HARDER: min/4 off, HighAtomic usable; ALLOC_OOM: "
+                 "min/2 off, HighAtomic usable; ALLOC_CMA: CMA pages and list count"),
 ]
 
 
@@ -462,17 +457,23 @@ def panel_zone(free_pages: int, largest_order: int, largest_list: str,
     return zone, highatomic
 
 
-def update(order: int = 0, watermark: str = "low", classzone: str = "Normal (GFP_KERNEL)",
+def parse_flags(text: str) -> int:
+    """``"ALLOC_HIGH|ALLOC_HARDER"`` -> the flag bits (``"none"`` -> 0)."""
+    names = {"ALLOC_HIGH": ALLOC_HIGH, "ALLOC_HARDER": ALLOC_HARDER, "ALLOC_OOM": ALLOC_OOM,
+             "ALLOC_CMA": ALLOC_CMA}
+    return 0 if text == "none" else sum(names[t] for t in text.split("|"))
+
+
+def update(order: int = 0, watermark: str = "low", classzone: str = "Normal",
            free_pages: int = 18400, largest_order: int = 10, largest_list: str = "Movable",
-           highatomic: int = 0, alloc_high: bool = False, alloc_harder: bool = False,
-           alloc_oom: bool = False, alloc_cma: bool = False) -> PanelOutput:
+           highatomic: int = 0, alloc_flags: str = "none") -> PanelOutput:
     zone, used_ha = panel_zone(free_pages, largest_order, largest_list, highatomic)
     mark = {"min": zone.min_wmark_pages, "low": zone.low_wmark_pages,
             "high": zone.high_wmark_pages}[watermark]
-    flags = flags_value(alloc_high, alloc_harder, alloc_oom, alloc_cma)
+    flags = parse_flags(alloc_flags)
     out = check_figure(zone, order, mark, CLASSZONES[classzone], flags,
                        title=f"DMA32, order {order} against {watermark} ({mark}), classzone "
-                             f"{classzone.split()[0]}, {flags_text(flags)}")
+                             f"{classzone}, {flags_text(flags)}")
     if used_ha != highatomic:
         out.text += (f"\n(nr_reserved_highatomic raised to {used_ha}: the HighAtomic block "
                      "lives in a reserved pageblock)")

@@ -162,14 +162,16 @@ def timeline(story: Story, title: str = "", with_log: bool = True) -> PanelOutpu
 CONTROLS = [
     Control("nodes", "int", 2, 1, 4, label="nodes with memory (64 MiB each)"),
     Control("memoryless", "int", 1, 0, 2, label="CPU-only nodes"),
-    Control("second_call", "bool", True, label="call kswapd_run(0) again at 0.2 s"),
-    Control("hotplug", "bool", True, label="node 1: remove its memory, then add it back"),
+    Control("second_call", "choice", "yes", options=("yes", "no"),
+            label="call kswapd_run(0) again at 0.2 s"),
+    Control("hotplug", "choice", "yes", options=("yes", "no"),
+            label="node 1: remove its memory, then add it back"),
 ]
 
 
-def update(nodes: int = 2, memoryless: int = 1, second_call: bool = True,
-           hotplug: bool = True) -> PanelOutput:
-    story = tell((64,) * nodes + (0,) * memoryless, second_call, hotplug)
+def update(nodes: int = 2, memoryless: int = 1, second_call: str = "yes",
+           hotplug: str = "yes") -> PanelOutput:
+    story = tell((64,) * nodes + (0,) * memoryless, second_call == "yes", hotplug == "yes")
     created = len(story.lives)
     alive = sum(1 for _c, _a, b in story.lives.values() if b is None)
     out = timeline(story, title=f"{nodes} node(s) with memory, {memoryless} CPU-only: "

@@ -108,11 +108,13 @@ print(lesson.callers_table(free_pages=18400, largest_order=8).to_string())
 # ## Try it
 #
 # The zone is DMA32 of the same box, with a free area you shape: a number of free pages, one block
-# of the largest order on a list you choose, the rest in smaller Movable blocks. Things to try:
-# switch the classzone between DMA32 and Normal at 18400 free pages; ask for order 9 with the
-# largest free order at 8; put the largest block on the HighAtomic list and add `ALLOC_HARDER`;
-# put it on the CMA list and add `ALLOC_CMA`; set the watermark to *min* and add
-# `ALLOC_HIGH`+`ALLOC_HARDER` (GFP_ATOMIC) with few free pages.
+# of the largest order on a list you choose, the rest in smaller Movable blocks; `alloc_flags`
+# offers the flag sets real callers have, and the classzone is DMA32 for `GFP_DMA32`, Normal for
+# `GFP_KERNEL`, Movable for `GFP_HIGHUSER_MOVABLE`. Things to try: switch the classzone between DMA32 and
+# Normal at 18400 free pages; ask for order 9 with the largest free order at 8; put the largest
+# block on the HighAtomic list, then choose `ALLOC_HARDER`; put it on the CMA list, then choose
+# `ALLOC_CMA`; set the watermark to *min* with few free pages and choose
+# `ALLOC_HIGH|ALLOC_HARDER` (GFP_ATOMIC).
 
 # %%
 lesson.PANELS[0].widget()

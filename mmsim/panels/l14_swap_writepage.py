@@ -195,9 +195,9 @@ def _q_noswap(rng: Any, seed: int) -> Any:
                     "vm.swappiness = 0 on a v5.0 box with swap: can global reclaim still swap "
                     "anonymous pages out? (True/False)", True,
                     "Yes: when file pages + free pages are at or below the sum of the high "
-                    "watermarks, get_scan_count forces SCAN_ANON whatever the swappiness (and "
-                    "at priority 0 ... only if swappiness is non-zero). swappiness 0 only "
-                    "removes anon from the normal SCAN_FRACT balance.")
+                    "watermarks, get_scan_count forces SCAN_ANON whatever the swappiness. "
+                    "swappiness 0 only removes anon from the SCAN_FRACT balance (and from the "
+                    "SCAN_EQUAL fallback at priority 0).")
 
 
 def _register() -> None:

@@ -199,7 +199,7 @@ for name in ("pageoutrun", "compact_daemon_wake", "pgsteal_kswapd"):
 # %% [markdown]
 # ## After v5.0, and common misreadings
 #
-# * **5.1** (also 5.0.11 stable): no boosting on the DISCONTIGMEM memory model. The compaction
+# * **5.1** (also in 5.0.y stable): no boosting on the DISCONTIGMEM memory model. The compaction
 #   series makes compaction's free-page isolation check the *raw* min watermark and ignore the boost.
 # * **Spring 2019** ("fix never set ALLOC_NOFRAGMENT flag"): allocations first try the other local
 #   zones before they fragment a pageblock. In v5.0 that flag is never set.

@@ -145,7 +145,7 @@ print(q2.reveal())
 # ## On your machine
 #
 # `/proc/<pid>/stat` field 9 is the task's flag word. The bit values changed after v5.0 (for
-# example `PF_SWAPWRITE` was removed in 6.x), so this cell names only `PF_KTHREAD`,
+# example `PF_SWAPWRITE` was removed in 5.18), so this cell names only `PF_KTHREAD`,
 # `PF_MEMALLOC` and `PF_KSWAPD`, which kept their values. `/proc/vmstat` shows the split between
 # kswapd and direct reclaim.
 
@@ -173,8 +173,8 @@ for name in ("pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd", "pgsteal_direct
 #   kswapd/direct split. Later kernels also add `pgscan_khugepaged`.
 # * **5.16**: `reclaim_throttle()` replaces `congestion_wait`/`wait_iff_congested`. The `PGDAT_*`
 #   bits change meaning, and later some of them go away.
-# * **6.x**: `PF_SWAPWRITE` is removed, and kswapd sets only `PF_MEMALLOC | PF_KSWAPD` (plus
-#   `PF_KTHREAD`).
+# * **5.18** ("mm/fs: delete PF_SWAPWRITE", with the removal of congestion tracking):
+#   kswapd sets only `PF_MEMALLOC | PF_KSWAPD` (plus `PF_KTHREAD`).
 # * Misreading: "kswapd never goes below min". Its own allocations may, through `PF_MEMALLOC`.
 #   So may a direct reclaimer's allocations while it reclaims. The min watermark is the reserve
 #   they draw on.

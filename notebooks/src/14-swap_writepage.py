@@ -167,10 +167,11 @@ for name in ("pswpout", "pswpin", "pgrotated", "nr_vmscan_write"):
 # %% [markdown]
 # ## After v5.0, and common misreadings
 #
-# * **5.8**: swappiness goes up to 200 (for fast swap such as zram), and `pgscan_anon`/`pgscan_file`
-#   show which lists were scanned.
-# * **5.9–5.10**: the workingset code tracks anonymous refaults too. `get_scan_count` balances
-#   on the cost of refaults and IO rather than `recent_rotated`.
+# * **5.8**: swappiness goes up to 200 (for fast swap such as zram). `get_scan_count` balances
+#   on the cost of refaults and IO (`lru_note_cost`) rather than `recent_rotated`, and
+#   `pgscan_anon`/`pgscan_file` show which lists were scanned.
+# * **5.9**: workingset detection covers anonymous pages too, so swap-ins can refault and
+#   activate.
 # * **6.x**: folios replace pages (`swap_writepage` takes a folio, and `pswpout` counts folio
 #   pages). A later series replaces the per-64 MiB `swapper_spaces` with a single swap-cache
 #   `swap_space` backed by a "swap table".

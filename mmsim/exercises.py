@@ -250,9 +250,11 @@ def _q_swap_setup(rng: np.random.Generator, seed: int) -> Question:
     mib = int(rng.choice([8, 12, 15, 16, 17, 64, 512, 4096]))
     ans = 2 if mib < 16 else 3
     return Question("swap_setup", seed,
-                    f"A machine has {mib} MiB of RAM. What page_cluster does swap_setup() "
-                    "choose?", ans,
-                    f"megs = totalram_pages >> 8 = {mib}; page_cluster = 2 if megs < 16 else 3 "
+                    f"A machine has {mib} MiB of managed memory (totalram_pages, the MemTotal "
+                    "of /proc/meminfo - not the installed RAM). What page_cluster does "
+                    "swap_setup() choose?", ans,
+                    f"megs = totalram_pages >> (20 - PAGE_SHIFT) = {mib}; "
+                    f"page_cluster = 2 if megs < 16 else 3 "
                     f"-> {ans} (swap read-ahead of up to 2^{ans} pages).")
 
 

@@ -1170,9 +1170,20 @@ def run_compact_zone(zone: Zone, cc: CompactControl) -> int:
 # kcompactd
 # --------------------------------------------------------------------------
 def kcompactd_work_requested(pgdat: Node) -> bool:
-    """Work pending or a stop request (L1915-1918)."""
-    task = pgdat.kcompactd
-    return pgdat.kcompactd_max_order > 0 or (task is not None and task.should_stop)
+    """Work pending or a stop request (L1915-1918).
+
+    ``kthread_should_stop()`` asks about the *calling* thread, so the stop flag is
+    read from the scheduler's current task, not through ``pgdat->kcompactd``
+    (which ``kcompactd_stop`` clears at once).
+    """
+    return pgdat.kcompactd_max_order > 0 or _kthread_should_stop(pgdat)
+
+
+def _kthread_should_stop(pgdat: Node) -> bool:
+    """``kthread_should_stop()`` for the running task (False outside a thread)."""
+    sched = pgdat.machine.sched
+    task = sched.current if sched is not None else None
+    return bool(task is not None and task.should_stop)
 
 
 def kcompactd_do_work(pgdat: Node) -> Gen:
@@ -1203,8 +1214,7 @@ def kcompactd_do_work(pgdat: Node) -> Gen:
         cc.zone = zone
         cc.freepages = []
         cc.migratepages = []
-        task = pgdat.kcompactd
-        if task is not None and task.should_stop:
+        if _kthread_should_stop(pgdat):
             return
         status = yield from compact_zone(zone, cc)
         if status == COMPACT_SUCCESS:
@@ -1239,8 +1249,8 @@ def kcompactd(pgdat: Node) -> Gen:
                 break
             yield Schedule()
         finish_wait(pgdat.kcompactd_wait, task)
-        if task.should_stop:
-            break
+        # v5.0 has no stop check here: a stopped thread makes one last
+        # kcompactd_do_work call (it returns before compact_zone) and then leaves.
         pgdat.kcompactd_running = True
         yield from kcompactd_do_work(pgdat)
         pgdat.kcompactd_running = False

@@ -201,7 +201,7 @@ class Machine:
         self.shrinkers: list[Any] = []
         #: owners of LRU pages (address spaces, anonymous regions) by id
         self.mappings: list[Any] = []
-        self.page_cluster = 3
+        self.page_cluster = 0  # mm/swap.c: zero until swap_setup() runs from kswapd_init
         self.sysctl = sysctl
         sysctl._bind(self)
 

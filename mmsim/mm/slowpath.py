@@ -98,6 +98,32 @@ def gfp_to_alloc_flags(gfp: int, task_flags: int = 0) -> int:
     return alloc_flags
 
 
+def gfp_pfmemalloc_flags(gfp: int, task_flags: int = 0) -> int:
+    """May this request dip into the reserves below *min*? (``__gfp_pfmemalloc_flags``)
+
+    Kernel source: mm/page_alloc.c, ``__gfp_pfmemalloc_flags`` (v5.0),
+    https://elixir.bootlin.com/linux/v5.0/source/mm/page_alloc.c - search
+    ``__gfp_pfmemalloc_flags``. ``__GFP_NOMEMALLOC`` wins over everything;
+    ``__GFP_MEMALLOC`` or a ``PF_MEMALLOC`` task (reclaim, kswapd) gets
+    ``ALLOC_NO_WATERMARKS``.
+
+    Simplifications: never in interrupt or softirq context, and no OOM victims
+    (``ALLOC_OOM``): mmsim's OOM killer ends the victim at once.
+
+    >>> gfp_pfmemalloc_flags(G.GFP_KERNEL, PF_MEMALLOC) == ALLOC_NO_WATERMARKS
+    True
+    >>> gfp_pfmemalloc_flags(G.GFP_KERNEL | G.__GFP_NOMEMALLOC, PF_MEMALLOC)
+    0
+    >>> gfp_pfmemalloc_flags(G.GFP_KERNEL)
+    0
+    """
+    if gfp & G.__GFP_NOMEMALLOC:
+        return 0
+    if gfp & G.__GFP_MEMALLOC or task_flags & PF_MEMALLOC:
+        return ALLOC_NO_WATERMARKS
+    return 0
+
+
 def wake_all_kswapds(node: Node, order: int, gfp: int, high_zoneidx: int) -> None:
     """Ask each node of the zonelist once to reclaim (``wake_all_kswapds``)."""
     from mmsim.mm.vmscan import wakeup_kswapd
@@ -180,7 +206,8 @@ def alloc_pages_task(node: Node, nr: int, gfp: int | str, *, order: int = 0,
         can_direct_reclaim = bool(gfp & G.__GFP_DIRECT_RECLAIM)
         costly = order > PAGE_ALLOC_COSTLY_ORDER
         movable = ac.migratetype == 1
-        pfmemalloc = bool(task_flags & PF_MEMALLOC or gfp & G.__GFP_MEMALLOC)
+        reserve_flags = gfp_pfmemalloc_flags(gfp, task_flags)
+        pfmemalloc = bool(reserve_flags)
         if alloc_flags & ALLOC_KSWAPD:
             wake_all_kswapds(node, order, gfp, ac.high_zoneidx)
         take(alloc_flags)
@@ -202,7 +229,11 @@ def alloc_pages_task(node: Node, nr: int, gfp: int | str, *, order: int = 0,
             # retry:
             if alloc_flags & ALLOC_KSWAPD:
                 wake_all_kswapds(node, order, gfp, ac.high_zoneidx)
-            take(ALLOC_NO_WATERMARKS if pfmemalloc else alloc_flags)
+            if reserve_flags:
+                # the reserve flags *replace* alloc_flags: no more kswapd wake-ups,
+                # and later attempts in this call ignore the watermarks too
+                alloc_flags = reserve_flags
+            take(alloc_flags)
             if grab.got >= nr:
                 break
             if not can_direct_reclaim or task_flags & PF_MEMALLOC:

@@ -92,7 +92,9 @@ print(table.drop(columns=["free DMA32"]).to_string())
 #   L3894 read 0. `balance_pgdat(order 0, classzone 0)` found DMA balanced and reclaimed nothing;
 #   kswapd napped again at classzone 0 until the reader woke it. (Turn 1 is the same case: kswapd's
 #   first nap, at boot, ended after the page cache had been filled.)
-# * **The order-9 turn** — `balance_pgdat` reclaimed more than `compact_gap(9)` = 1024 pages,
+# * **The order-9 turn** — the request failed the low watermark for order 9 (free pages minus the
+#   block) and woke kswapd, then got its block from the reserve between *min* and *low* (the dip
+#   in the figure). `balance_pgdat` reclaimed more than `compact_gap(9)` = 1024 pages,
 #   dropped to order 0, found the node balanced and returned **0 < 9**: `goto kswapd_try_sleep`.
 #   That sleep attempt checked order 0, napped 100 ms undisturbed and went to a full sleep.
 #
@@ -109,7 +111,7 @@ lesson.loop_figure(run)
 # readers cut the naps short (`kswapd_low_wmark_hit_quickly`); a larger `min_free_kbytes` widens
 # the gap between *low* and *high*, so naps end with the node between them more often — and each
 # of those is followed by a wake that reads classzone 0. Every setting is one 1-second
-# simulation (about 0.03–0.07 s of CPU); results are cached, so going back is instant.
+# simulation (about 0.03–0.1 s of CPU); results are cached, so going back is instant.
 
 # %%
 lesson.PANELS[0].widget()

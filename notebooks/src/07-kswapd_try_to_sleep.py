@@ -96,13 +96,18 @@ runs = {f"{r} MiB/s": lesson.sleep_run(rate_mib=r) for r in (2, 8, 32)}
 print(pd.DataFrame({k: lesson.sleep_summary(v) for k, v in runs.items()}).to_string())
 
 # %% [markdown]
-# * **2 MiB/s** — after a run, the 237-page gap between *high* and *low* lasts about 460 ms: the
-#   nap completes. If free pages are still above *high*, kswapd sleeps; if the reader has already
-#   taken them below *high* (but not *low*), it counts `high_wmark_hit_quickly`, reads
-#   classzone 0 (lesson 06), naps again against ZONE_DMA only and then sleeps.
-# * **8 MiB/s** — the gap lasts about 116 ms: most naps end between *low* and *high*.
-# * **32 MiB/s** — the gap lasts 29 ms: every nap is cut short by the reader's next wake-up
-#   (`low_wmark_hit_quickly`).
+# * **2 MiB/s** — the reader needs about 460 ms to eat the 237-page gap between *high* and *low*:
+#   the nap after a run completes with free pages still above *high*, and kswapd sleeps until the
+#   reader reaches *low* again (0.65 s of the second asleep).
+# * **8 MiB/s** — about 116 ms: most naps end with the node between *low* and *high*
+#   (`high_wmark_hit_quickly`). The next turn reads classzone 0 (lesson 06) and naps against
+#   ZONE_DMA only; that nap is either cut short by the reader (`low_wmark_hit_quickly`) or, DMA
+#   being balanced, ends in a **full sleep with DMA32 still below its high watermark** — a v5.0
+#   quirk.
+# * **32 MiB/s** — 29 ms: the reader cuts every nap short.
+#
+# (The one `high_wmark_hit_quickly` of the 2 and 32 MiB/s columns is kswapd's first nap, at boot,
+# which ended after the page cache had been filled.)
 #
 # The middle case as a timeline:
 
@@ -113,7 +118,7 @@ lesson.sleep_figure(runs["8 MiB/s"])
 # ## Try it
 #
 # Reader rate and `min_free_kbytes`. Each setting simulates one second on the 256 MiB node
-# (0.02–0.07 s of CPU); results are cached by value. The first line under the figure says how long
+# (0.02–0.2 s of CPU); results are cached by value. The first line under the figure says how long
 # the reader needs to eat the gap between *high* and *low* — compare it with the 100 ms nap.
 
 # %%

@@ -135,7 +135,7 @@ print("kswapd_failures:", fail.node.kswapd_failures, " compact_daemon_wake:",
 # `order` is the order of the requests. Small orders find a free block at once; middle ones fail
 # only the watermark (free pages minus the block must stay above *low*), wake kswapd and — after
 # its `compact_gap` reclaim and the goto — find a block that was already there, so kcompactd is
-# not needed; orders 9 and 10 need kcompactd. Each setting is one simulated second (0.03–0.15 s
+# not needed; orders 9 and 10 need kcompactd. Each setting is one simulated second (0.03–0.2 s
 # of CPU); results are cached.
 
 # %%

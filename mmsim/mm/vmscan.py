@@ -332,9 +332,9 @@ def shrink_page_list(pgdat: Node, lv: Lruvec, pfns: np.ndarray, sc: ScanControl,
     cost = machine.cost
     n = pfns.size
     fl = lv.flags[pfns].copy()
-    if file and not fl.any():
-        # fast path, same outcome as below: clean, unmapped, unreferenced page
-        # cache that nobody writes back - every page is freed
+    if file and not (fl & ~np.uint8(PG_referenced)).any():
+        # fast path, same outcome as below: clean, unmapped page cache that nobody
+        # writes back, at most PG_referenced (PAGEREF_RECLAIM_CLEAN) - every page is freed
         sc.nr_scanned += n
         sc.cost_ns += n * cost.reclaim_clean_ns
         _free_reclaimed(pgdat, lv, pfns)
@@ -377,7 +377,9 @@ def shrink_page_list(pgdat: Node, lv: Lruvec, pfns: np.ndarray, sc: ScanControl,
     fl[todo] &= ~np.uint8(PG_young | PG_referenced)
     ref_activate = todo & young & (is_anon | ref_page)
     ref_keep = todo & young & ~is_anon & ~ref_page
-    fl[ref_keep] |= PG_referenced
+    # a file page referenced through its ptes gets PG_referenced whether it is kept or
+    # activated ("the mark is set for activated pages as well", page_check_references)
+    fl[todo & young & ~is_anon] |= PG_referenced
     reclaim_clean = todo & ~young & ref_page & is_file
     activate |= ref_activate
     keep |= ref_keep
@@ -718,6 +720,7 @@ def do_try_to_free_pages(pgdat: Node, sc: ScanControl) -> Gen:
         sc.priority -= 1
         if sc.priority < 0:
             break
+    snapshot_refaults(pgdat)
     if sc.nr_reclaimed:
         return sc.nr_reclaimed
     if sc.compaction_ready:

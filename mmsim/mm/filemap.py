@@ -10,10 +10,11 @@ each freed page back to it.
 
 Workloads use the owners to touch memory the way programs do:
 
-* ``FileMapping.read(idx)`` - ``read()`` of file pages: cached pages are
-  *accessed* (``mark_page_accessed``: a second touch promotes an inactive page
-  to the active list), missing pages are allocated as page cache, added to the
-  inactive file list, and read from disk (``pgpgin``); a page evicted recently
+* ``FileMapping.read(idx)`` - ``read()`` of file pages: every page read is
+  *accessed* (``mark_page_accessed``: the first read sets ``PG_referenced``, a
+  second one promotes an inactive page to the active list); missing pages are
+  allocated as page cache, added to the inactive file list, and read from disk
+  (``pgpgin``) before that first access; a page evicted recently
   enough comes back straight onto the active list (workingset refault
   detection, ``workingset_refault``/``workingset_activate``);
 * ``AnonRegion.touch(idx)`` - loads and stores to anonymous memory: present
@@ -52,6 +53,7 @@ from mmsim.mm.swap import (
     LRU_INACTIVE_FILE,
     PG_dirty,
     PG_mapped,
+    PG_referenced,
     PG_swapcache,
     PG_workingset,
     PG_young,
@@ -228,7 +230,10 @@ class FileMapping(Mapping):
                 _stat(node, "workingset_activate", n_act)
                 lv.inactive_age += n_act
         self.shadow[miss] = -1
-        flags = PG_mapped | PG_young if self.mapped else 0
+        # read(): generic_file_buffered_read calls mark_page_accessed on the page it has
+        # just read in too, so it starts with PG_referenced and a second read activates
+        # it; a fault on a mapped file sets the pte's accessed bit instead
+        flags = PG_mapped | PG_young if self.mapped else PG_referenced
         lv.flags[pfns] = flags
         act = pfns[activate]
         if act.size:

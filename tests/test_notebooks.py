@@ -44,3 +44,24 @@ def test_lesson_shape(path: Path) -> None:
     for must in ("elixir.bootlin.com/linux/v5.0", "mybinder.org", "## Step by step",
                  "## Check yourself", "NBVAL_CHECK_OUTPUT", "After v5.0"):
         assert must in text, f"{path.name}: lesson lacks {must!r}"
+
+
+def test_every_lesson_has_its_notebook_and_source() -> None:
+    """The lesson map (README, lesson 00) promises 28 lessons: each must exist."""
+    missing = [le.notebook for le in LESSONS if not (NB / le.notebook).exists()]
+    assert not missing, f"lessons without a notebook: {missing}"
+    sources = {p.stem for p in (NB / "src").glob("*.py")}
+    nosrc = [le.notebook for le in LESSONS if Path(le.notebook).stem not in sources]
+    assert not nosrc, f"lessons without a source in notebooks/src: {nosrc}"
+    assert len(NOTEBOOKS) == len(LESSONS)
+
+
+def test_start_here_links_every_lesson() -> None:
+    nb = json.loads((NB / "00-start-here.ipynb").read_text())
+    text = "\n".join("".join(c["source"]) for c in nb["cells"])
+    for c in nb["cells"]:
+        for o in c.get("outputs", []):
+            data = o.get("data", {})
+            text += "".join(data.get("text/markdown", "")) + "".join(data.get("text/html", ""))
+    unlinked = [le.notebook for le in LESSONS[1:] if le.notebook not in text]
+    assert not unlinked, f"00-start-here does not link {unlinked}"

@@ -199,20 +199,50 @@ def wake_up_process(task: Task) -> bool:
     return True
 
 
+def _autoremove_wake(wq: WaitQueue, task: Task) -> bool:
+    """``autoremove_wake_function``: wake ``task``; if it woke, drop it from ``wq``.
+
+    Every waiter in mmsim's daemons sleeps on an entry made by ``DEFINE_WAIT``
+    or ``wait_event_*`` (kswapd, kcompactd, ``pfmemalloc_wait``), and those
+    entries leave the queue as soon as they are woken. So a second wake-up
+    before the task has run finds ``waitqueue_active()`` false.
+    """
+    if not wake_up_process(task):
+        return False
+    if task in wq.tasks:
+        wq.tasks.remove(task)
+        task.waitqueues.discard(wq)
+    return True
+
+
 def wake_up_interruptible(wq: WaitQueue) -> int:
-    """Wake every interruptible sleeper on ``wq``; returns how many were woken."""
+    """Wake every interruptible sleeper on ``wq``; returns how many were woken.
+
+    Woken tasks leave the queue (``autoremove_wake_function``).
+
+    >>> sched = Scheduler(hz=250)
+    >>> wq = WaitQueue("demo")
+    >>> def sleeper():
+    ...     prepare_to_wait(wq, sched.current)
+    ...     yield Schedule()
+    ...     finish_wait(wq, sched.current)
+    >>> _ = sched.spawn(sleeper, "s")
+    >>> sched.run_until(0)
+    >>> waitqueue_active(wq), wake_up_interruptible(wq), waitqueue_active(wq)
+    (True, 1, False)
+    """
     n = 0
     for task in list(wq.tasks):
-        if task.state == TASK_INTERRUPTIBLE and wake_up_process(task):
+        if task.state == TASK_INTERRUPTIBLE and _autoremove_wake(wq, task):
             n += 1
     return n
 
 
 def wake_up_all(wq: WaitQueue) -> int:
-    """Wake every sleeper on ``wq`` (interruptible or not)."""
+    """Wake every sleeper on ``wq`` (interruptible or not); woken tasks leave it."""
     n = 0
     for task in list(wq.tasks):
-        if wake_up_process(task):
+        if _autoremove_wake(wq, task):
             n += 1
     return n
 

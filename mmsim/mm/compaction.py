@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mmsim.kthread import TASK_INTERRUPTIBLE, Run
+from mmsim.kthread import Run
 from mmsim.mm import gfp as G
 from mmsim.mm.mmzone import (
     FRAME_FILE,
@@ -266,7 +266,7 @@ def wakeup_kcompactd(pgdat: Node, order: int, classzone_idx: int) -> None:
     ``autoremove_wake_function``: the woken task leaves the queue at once, so
     a second call before it runs finds no sleeper.
     """
-    from mmsim.kthread import waitqueue_active, wake_up_process
+    from mmsim.kthread import waitqueue_active, wake_up_interruptible
 
     if not order:
         return
@@ -283,11 +283,7 @@ def wakeup_kcompactd(pgdat: Node, order: int, classzone_idx: int) -> None:
     if tr is not None:
         tr("mm_compaction_wakeup_kcompactd", nid=pgdat.node_id, order=order,
            classzone_idx=classzone_idx)
-    # wake_up_interruptible with autoremove_wake_function entries
-    for task in list(wq.tasks):
-        if task.state == TASK_INTERRUPTIBLE and wake_up_process(task):
-            wq.tasks.remove(task)
-            task.waitqueues.discard(wq)
+    wake_up_interruptible(wq)  # autoremove: the woken kcompactd leaves the queue
 
 
 def reset_isolation_suitable(pgdat: Node) -> None:

@@ -53,7 +53,12 @@ class Simulation:
     trace
         Keep tracepoint records (default True).
     daemons
-        Start kswapd and kcompactd; False runs the allocator alone.
+        Start kswapd and kcompactd; False runs the allocator alone. Without
+        kswapd nothing clears a watermark boost and nobody wakes a direct
+        reclaimer parked on ``pfmemalloc_wait`` (``throttle_direct_reclaim``
+        waits for kswapd, with no timeout for ``__GFP_FS`` callers), so a
+        workload that pushes free memory below half of *min* can wait for
+        the rest of the run - in simulated time; the run itself still ends.
     check_invariants
         Run :func:`mmsim.mm.debug.check_node` after every event (slow; for tests).
     sample_buddyinfo

@@ -463,7 +463,7 @@ def test_boost_on_an_unbalanced_node_becomes_normal_reclaim_that_writes(reclaim_
     assert node.node_stat["nr_vmscan_write"] == 1
     assert node.machine.vm_events["pgsteal_kswapd"] == 1
     assert node.machine.vm_events["pgscan_kswapd"] == 2
-    assert zone.watermark_boost == 0  # "zone watermarks will be still reset" (L3603)
+    assert zone.watermark_boost == 0  # "zone watermarks will be still reset" (before L3611)
     assert kcompactd == [(0, 4), (9, 2), (0, 2)]
 
 
@@ -555,14 +555,10 @@ def test_request_merging_in_a_running_simulation():
 
     sim = run_script(node, steps, 0.2)
     got = log(sim, ("mm_vmscan_wakeup_kswapd", "mm_vmscan_kswapd_wake"))
-    # every request finds kswapd on kswapd_wait (the first woke it, it has not run yet);
-    # classzone-2 requests see the boosted Normal zone and trace; the classzone-1 one sees
-    # a balanced, unboosted DMA32 and is only recorded (GFP_KERNEL may direct-reclaim, so
-    # no kcompactd either)
-    wake = "mm_vmscan_wakeup_kswapd"
-    assert got == [(150 * MS, "reader", wake, (0, 2, 0, G.GFP_KERNEL)),
-                   (150 * MS, "reader", wake, (0, 2, 9, G.GFP_KERNEL)),
-                   (150 * MS, "reader", wake, (0, 2, 2, G.GFP_KERNEL)),
+    # the first request (classzone 2, boosted) wakes kswapd; its wait entry leaves
+    # kswapd_wait at once (DEFINE_WAIT: autoremove_wake_function), so the next requests
+    # find waitqueue_active() false and are only recorded - max order 9, max classzone 2
+    assert got == [(150 * MS, "reader", "mm_vmscan_wakeup_kswapd", (0, 2, 0, G.GFP_KERNEL)),
                    (150 * MS, "kswapd0", "mm_vmscan_kswapd_wake", (0, 2, 9))]
 
 
@@ -655,6 +651,35 @@ def test_golden_kswapd_nr_to_reclaim_real_box(monkeypatch):
     with pytest.raises(StopIteration):
         next(vmscan.kswapd_shrink_node(tiny, sc))
     assert sc.nr_to_reclaim == vmscan.SWAP_CLUSTER_MAX
+
+
+def test_prepare_kswapd_sleep_wakes_throttled_tasks_and_clears_the_pgdat_flags():
+    """prepare_kswapd_sleep (L3448-3476): wake pfmemalloc_wait, then balanced → clear
+    PGDAT_CONGESTED/DIRTY/WRITEBACK and allow sleep; unbalanced → keep them, no sleep."""
+    node = small_node()
+    sim = Simulation(node, [], seed=0, daemons=False)
+    woken = []
+
+    def throttled():
+        from mmsim.kthread import Schedule, finish_wait, prepare_to_wait
+
+        prepare_to_wait(node.pfmemalloc_wait, sim.sched.current)
+        yield Schedule()
+        finish_wait(node.pfmemalloc_wait, sim.sched.current)
+        woken.append(sim.sched.now_ns)
+
+    sim.sched.spawn(throttled, "reader")
+    sim.run(0.01)
+    all_flags = vmscan.PGDAT_CONGESTED | vmscan.PGDAT_DIRTY | vmscan.PGDAT_WRITEBACK
+    node.pgdat_flags = all_flags
+    node.zone("Normal").watermark_boost = 4096  # high = 4288 > free: unbalanced
+    assert not vmscan.prepare_kswapd_sleep(node, 0, 2)
+    assert node.pgdat_flags == all_flags
+    sim.run(0.01)
+    assert woken == [10 * MS]  # woken although kswapd may not sleep
+    node.zone("Normal").watermark_boost = 0
+    assert vmscan.prepare_kswapd_sleep(node, 0, 2)
+    assert node.pgdat_flags == 0
 
 
 def test_kswapd_stop_ends_the_thread():

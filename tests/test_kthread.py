@@ -105,6 +105,34 @@ def test_wake_up_interruptible_wakes_only_interruptible_sleepers():
                    ("u", 20 * MS)]
 
 
+def test_a_woken_entry_leaves_the_queue_at_once():
+    """DEFINE_WAIT entries use autoremove_wake_function (kernel/sched/wait.c): a woken
+    waiter is off the queue before it runs, so waitqueue_active() turns false and a
+    second wake-up finds nobody (what wakeup_kswapd relies on)."""
+    s = _sched()
+    wq = WaitQueue("wq")
+    log = []
+
+    def sleeper(name):
+        prepare_to_wait(wq, s.current)
+        yield Schedule()
+        log.append((name, waitqueue_active(wq)))
+        finish_wait(wq, s.current)
+
+    def waker():
+        yield Sleep(10 * MS)
+        log.append(("woken", wake_up_interruptible(wq), waitqueue_active(wq)))
+        log.append(("again", wake_up_interruptible(wq), wake_up_all(wq)))
+
+    s.spawn(sleeper, "a", "a")
+    s.spawn(sleeper, "b", "b")
+    s.spawn(waker, "waker")
+    s.run_until(0)
+    assert waitqueue_active(wq) and len(wq.tasks) == 2
+    s.run_until(100 * MS)
+    assert log == [("woken", 2, False), ("again", 0, 0), ("a", False), ("b", False)]
+
+
 def test_schedule_timeout_returns_the_jiffies_left():
     s = _sched()
     wq = WaitQueue("wq")

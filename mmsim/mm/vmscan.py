@@ -994,7 +994,8 @@ def _run_record(pgdat: Node, order: int, classzone_idx: int) -> dict[str, Any]:
            "wakeup_call": call,
            "low_start": {z.name: z.low_wmark_pages for z in pgdat.zones if z.managed_pages},
            "free_start": {z.name: z.nr_free_pages for z in pgdat.zones if z.managed_pages},
-           "boost_start": {z.name: z.watermark_boost for z in pgdat.zones if z.managed_pages}}
+           "boost_start": {z.name: z.watermark_boost for z in pgdat.zones if z.managed_pages},
+           "_first_pass": len(getattr(pgdat, "kswapd_priority_trace", ()))}
     if not hasattr(pgdat, "kswapd_runs"):
         pgdat.kswapd_runs = []
     pgdat.kswapd_runs.append(run)
@@ -1005,8 +1006,9 @@ def _run_end(pgdat: Node, run: dict[str, Any], sc: ScanControl, classzone_idx: i
              boosted: bool) -> None:
     sched = pgdat.machine.sched
     bz = balanced_zone(pgdat, sc.order, classzone_idx)
-    prios = [p for t, p in pgdat.kswapd_priority_trace
-             if t >= run["start"] * 1e9] if sched is not None else []
+    # this run's passes are the ones logged since the record started (by position:
+    # a run that takes no simulated time shares its start time with the previous one)
+    prios = [p for _t, p in pgdat.kswapd_priority_trace[run.pop("_first_pass", 0):]]
     run.update({"end": sched.now if sched is not None else 0.0,
                 "reclaimed": sc.nr_reclaimed, "reclaim_order": sc.order,
                 "min_priority": min(prios) if prios else DEF_PRIORITY,
@@ -1103,6 +1105,13 @@ def kswapd(pgdat: Node) -> Gen:
     ``mm_vmscan_kswapd_wake``, ``balance_pgdat``; if it finished at a lower order
     than requested, go straight back to ``kswapd_try_to_sleep`` with the same
     orders (the v5.0 ``goto kswapd_try_sleep``).
+
+    Simplifications
+    ---------------
+    No freezer: ``set_freezable`` / ``try_to_freeze`` (suspend) are not modelled,
+    so the ``continue`` after a freeze never happens. No CPU-affinity update
+    (``set_cpus_allowed_ptr``) and no ``reclaim_state``/``tsk->reclaim_state``
+    bookkeeping beyond what the slab shrinker counts need.
     """
     task = current_task(pgdat)
     assert task is not None

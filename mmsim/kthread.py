@@ -95,6 +95,9 @@ class Sleep:
 
 TaskGen = Generator[Any, Any, Any]
 
+#: marks "the task's generator returned" inside Scheduler.run_until
+_DEAD = object()
+
 
 class Task:
     """``struct task_struct``, reduced to what the daemons look at.
@@ -326,10 +329,18 @@ class Scheduler:
 
     # ---- the loop -----------------------------------------------------------
     def run_until(self, t_ns: int) -> None:
-        """Run events up to and including time ``t_ns``; the clock ends at ``t_ns``."""
+        """Run events up to and including time ``t_ns``; the clock ends at ``t_ns``.
+
+        Each event is :meth:`_step` (resume the task) and :meth:`_dispatch`
+        (act on what it yielded); the loop below does exactly that, with the
+        two commands that make up most events - ``Run`` and ``Sleep`` - and
+        their :meth:`_push` written out on local variables.
+        """
         heap = self._heap
+        heappop = heapq.heappop
+        heappush = heapq.heappush
         while heap and heap[0][0] <= t_ns:
-            t, _seq, task, token, value = heapq.heappop(heap)
+            t, _seq, task, token, value = heappop(heap)
             if token != task._token or task.state == TASK_DEAD:
                 continue
             self.now_ns = t
@@ -338,7 +349,38 @@ class Scheduler:
                 task._timeout_expire = None
                 task.state = TASK_RUNNING
                 value = 0
-            self._step(task, value)
+            # _step(task, value)
+            self.current = task
+            gen = task.gen
+            assert gen is not None
+            try:
+                cmd = gen.send(value)
+            except StopIteration as stop:
+                task.state = TASK_DEAD
+                task.result = stop.value
+                for wq in list(task.waitqueues):
+                    finish_wait(wq, task)
+                cmd = _DEAD
+            finally:
+                self.current = None
+            # _dispatch(task, cmd) for Run and Sleep; anything else goes to _dispatch
+            cls = cmd.__class__
+            if cls is Run:
+                ns = cmd.ns
+                if ns < 0:
+                    raise ValueError(f"Run: negative cost {ns} ns from {task.comm}")
+                task.cpu_ns += ns
+                task._token += 1
+                self._seq += 1
+                heappush(heap, (self.now_ns + ns, self._seq, task, task._token, None))
+            elif cls is Sleep:
+                ns = cmd.ns
+                task._token += 1
+                self._seq += 1
+                heappush(heap, (self.now_ns + (ns if ns > 0 else 0), self._seq, task, task._token,
+                                  None))
+            elif cmd is not _DEAD:
+                self._dispatch(task, cmd)
             if self.after_step is not None:
                 self.after_step()
         if t_ns > self.now_ns:

@@ -98,7 +98,11 @@ class Mapping:
     def _check(self, idx: Any) -> np.ndarray:
         idx = np.asarray(idx, dtype=np.int64).ravel()
         if idx.size:
-            lo, hi = int(idx.min()), int(idx.max())
+            if _FAST_PATHS and idx.size <= _SMALL_BATCH:
+                lst = idx.tolist()  # min and max of a few dozen ints: cheaper in Python
+                lo, hi = min(lst), max(lst)
+            else:
+                lo, hi = int(idx.min()), int(idx.max())
             if lo < 0 or hi >= self.npages:
                 bad = int(idx[(idx < 0) | (idx >= self.npages)][0])
                 raise ValueError(f"index: {bad} is outside {self.name or 'the mapping'} "
@@ -199,15 +203,18 @@ class FileMapping(Mapping):
         cost = machine.cost
         lv = get_lruvec(node)
         res = self.pfn[idx]
-        hit = res >= 0
-        if hit.any():
-            pf = res[hit]
-            if self.mapped:
-                lv.flags[pf] |= PG_young
-            else:
-                mark_page_accessed(node, pf)
-            yield Run(int(pf.size) * cost.read_page_ns)
-        miss = np.unique(idx[~hit])
+        if _none_resident(res):  # fast path: nothing cached, all of idx is missing
+            miss = _unique(idx)
+        else:
+            hit = res >= 0
+            if hit.any():
+                pf = res[hit]
+                if self.mapped:
+                    lv.flags[pf] |= PG_young
+                else:
+                    mark_page_accessed(node, pf)
+                yield Run(int(pf.size) * cost.read_page_ns)
+            miss = _unique(idx[~hit])
         if not miss.size:
             return 0
         pfns = yield from alloc_pages_task(node, int(miss.size), self.gfp, kind=FRAME_FILE)
@@ -217,29 +224,34 @@ class FileMapping(Mapping):
         self._adopt(pfns, miss)
         # workingset_refault: a recently evicted page returns to the active list
         shadow = self.shadow[miss]
-        had = shadow >= 0
-        refault = had.copy()
-        activate = np.zeros(miss.size, dtype=bool)
-        if had.any():
-            active_file = lv.node_lru_pages(LRU_ACTIVE_FILE)
-            distance = lv.inactive_age - shadow
-            activate = had & (distance <= active_file)
-            _stat(node, "workingset_refault", int(np.count_nonzero(refault)))
-            n_act = int(np.count_nonzero(activate))
-            if n_act:
-                _stat(node, "workingset_activate", n_act)
-                lv.inactive_age += n_act
+        activate = None  # fast path: no shadow entry, so no refault to activate
+        if not _none_resident(shadow):
+            had = shadow >= 0
+            refault = had.copy()
+            activate = np.zeros(miss.size, dtype=bool)
+            if had.any():
+                active_file = lv.node_lru_pages(LRU_ACTIVE_FILE)
+                distance = lv.inactive_age - shadow
+                activate = had & (distance <= active_file)
+                _stat(node, "workingset_refault", int(np.count_nonzero(refault)))
+                n_act = int(np.count_nonzero(activate))
+                if n_act:
+                    _stat(node, "workingset_activate", n_act)
+                    lv.inactive_age += n_act
         self.shadow[miss] = -1
         # read(): generic_file_buffered_read calls mark_page_accessed on the page it has
         # just read in too, so it starts with PG_referenced and a second read activates
         # it; a fault on a mapped file sets the pte's accessed bit instead
         flags = PG_mapped | PG_young if self.mapped else PG_referenced
         lv.flags[pfns] = flags
-        act = pfns[activate]
-        if act.size:
-            lv.flags[act] |= PG_workingset
-            lv.add(act, LRU_ACTIVE_FILE)
-        lv.add(pfns[~activate], LRU_INACTIVE_FILE)
+        if activate is None:
+            lv.add(pfns, LRU_INACTIVE_FILE)
+        else:
+            act = pfns[activate]
+            if act.size:
+                lv.flags[act] |= PG_workingset
+                lv.add(act, LRU_ACTIVE_FILE)
+            lv.add(pfns[~activate], LRU_INACTIVE_FILE)
         machine.vm_events["pgpgin"] += int(pfns.size) * 8  # sectors; /proc halves it
         machine.vm_events["pgmajfault"] += int(pfns.size) if self.mapped else 0
         yield Run(int(pfns.size) * cost.readahead_page_ns)
@@ -326,6 +338,40 @@ class AnonRegion(Mapping):
         return int(pfns.size)
 
 
+#: the fast paths beside the readable code (same results; False: the readable code alone)
+_FAST_PATHS = True
+_SMALL_BATCH = 256
+
+
+_MINUS_ONE_BYTES = np.full(_SMALL_BATCH, -1, dtype=np.int64).tobytes()
+#: page flag byte -> 1 if PG_dirty is set (bytes.translate table)
+_DIRTY_BIT = bytes(1 if b & PG_dirty else 0 for b in range(256))
+
+
+def _none_resident(a: np.ndarray) -> bool:
+    """Fast path test: is a short int64 array all -1 (no pfn cached, no shadow)?
+
+    False whenever the answer is not known that cheaply; callers then take
+    their general path, which gives the same result.
+    """
+    return (_FAST_PATHS and a.size <= _SMALL_BATCH and a.dtype == np.int64
+            and a.tobytes() == _MINUS_ONE_BYTES[:8 * a.size])
+
+
+def _unique(a: np.ndarray) -> np.ndarray:
+    """``np.unique(a)`` of page indices: sorted and distinct.
+
+    Fast path: a short run of consecutive indices (a sequential read) is its
+    own answer; other short arrays are sorted as Python ints.
+    """
+    if _FAST_PATHS and a.size <= _SMALL_BATCH:
+        lst = a.tolist()
+        if lst and lst[-1] - lst[0] == len(lst) - 1 and lst == list(range(lst[0], lst[-1] + 1)):
+            return a
+        return np.array(sorted(set(lst)), dtype=a.dtype)
+    return np.unique(a)
+
+
 def _stat(node: Node, name: str, n: int) -> None:
     if n:
         node.node_stat[name] = node.node_stat.get(name, 0) + n
@@ -337,11 +383,21 @@ def release_pages_from_owners(node: Node, pfns: np.ndarray) -> None:
     owners = lv.owner[pfns]
     mappings = node.machine.mappings
     wb = lv.flags[pfns]
-    n_dirty = int(np.count_nonzero(wb & PG_dirty))
+    small = _FAST_PATHS and pfns.size <= _SMALL_BATCH
+    if small:  # the same counts on bytes and lists (a reclaim chunk)
+        n_dirty = wb.tobytes().translate(_DIRTY_BIT).count(1)
+    else:
+        n_dirty = int(np.count_nonzero(wb & PG_dirty))
     if n_dirty:
         node.node_stat["nr_dirty"] = node.node_stat.get("nr_dirty", 0) - n_dirty
-    o0 = int(owners[0])
-    if o0 >= 0 and (owners == o0).all():
+    if small:
+        ol = owners.tolist()
+        o0 = ol[0]
+        one_owner = o0 >= 0 and ol.count(o0) == len(ol)
+    else:
+        o0 = int(owners[0])
+        one_owner = o0 >= 0 and (owners == o0).all()
+    if one_owner:
         mappings[o0].page_evicted(lv.index[pfns], pfns)
         return
     for oid in np.unique(owners).tolist():

@@ -97,6 +97,16 @@ from mmsim.units import check_int
 if TYPE_CHECKING:  # pragma: no cover
     pass
 
+#: the fast paths beside the readable functions (same results; False runs the readable
+#: code alone, as benchmarks/fastpath_check.py does for its reference)
+_FAST_PATHS = True
+#: batches up to this many pages take the list-based fast paths (numpy calls on a few
+#: dozen elements cost more than plain Python on them)
+_SMALL_BATCH = 256
+#: runs of one byte value for bytearray slice assignment (a block is at most 2**10 frames)
+_KIND_BYTES = [bytes([k]) * 1024 for k in range(256)]
+_ZERO_BYTES = _KIND_BYTES[0]
+
 # --------------------------------------------------------------------------
 # ALLOC_* flags (mm/internal.h, v5.0 values)
 # --------------------------------------------------------------------------
@@ -1351,6 +1361,101 @@ def _take_pages(zone: Zone, want: int, mt: int, alloc_flags: int, out: list) -> 
     return taken, False
 
 
+def _take_pages_fast(zone: Zone, want: int, mt: int, alloc_flags: int,
+                     out: list) -> tuple[int, bool]:
+    """:func:`_take_pages` with ``del_from_free_area`` and ``_free_range_to_lists``
+    written out on local variables: the same blocks, list operations and order.
+
+    The rest of a split block, ``[pfn + need, pfn + 2**order)``, ends on the
+    block's aligned end, so its maximal aligned pieces grow strictly in order
+    from the left: ``_free_range_to_lists`` adds them largest first, i.e. in
+    reverse, which is what the loop below does.
+    """
+    node = zone.node
+    base = node.node_start_pfn
+    head = zone._head
+    tail_ = zone._tail
+    nr_list = zone._nr_list
+    nr_free = zone._nr_free
+    bo = node._buddy_order
+    bmt = node._buddy_mt
+    nxt = node._nxt
+    prv = node._prv
+    nil = NIL
+    taken = 0
+    while taken < want:
+        pfn = nil
+        order = -1
+        list_mt = mt
+        for o in range(MAX_ORDER):
+            pfn = head[(o << 3) | mt]
+            if pfn != nil:
+                order = o
+                break
+        if pfn == nil and mt == MIGRATE_MOVABLE:
+            for o in range(MAX_ORDER):
+                pfn = head[(o << 3) | MIGRATE_CMA]
+                if pfn != nil:
+                    order, list_mt = o, MIGRATE_CMA
+                    break
+        if pfn == nil:
+            if __rmqueue_fallback(zone, 0, mt, alloc_flags):
+                return taken, True
+            return taken, False
+        size = 1 << order
+        need = want - taken
+        # del_from_free_area(zone, pfn, order)
+        i = pfn - base
+        key = (order << 3) | bmt[i]
+        n_, p_ = nxt[i], prv[i]
+        if p_ == nil:
+            head[key] = n_
+        else:
+            nxt[p_ - base] = n_
+        if n_ == nil:
+            tail_[key] = p_
+        else:
+            prv[n_ - base] = p_
+        bo[i] = NOT_BUDDY
+        nr_list[key] -= 1
+        nr_free[order] -= 1
+        if size <= need:
+            out.append((pfn, size))
+            taken += size
+        else:
+            out.append((pfn, need))
+            taken += need
+            # _free_range_to_lists(zone, pfn + need, pfn + size, list_mt), largest first
+            end = pfn + size
+            p = pfn + need
+            pieces = []
+            while p < end:
+                o = min(MAX_ORDER - 1, (p & -p).bit_length() - 1)
+                while p + (1 << o) > end:
+                    o -= 1
+                pieces.append((p, o))
+                p += 1 << o
+            for q, o in reversed(pieces):
+                # add_to_free_area(zone, q, o, list_mt) at the head
+                j = q - base
+                k = (o << 3) | list_mt
+                old = head[k]
+                nxt[j] = old
+                prv[j] = nil
+                if old == nil:
+                    tail_[k] = q
+                else:
+                    prv[old - base] = q
+                head[k] = q
+                bo[j] = o
+                bmt[j] = list_mt
+                nr_list[k] += 1
+                nr_free[o] += 1
+        if list_mt == MIGRATE_CMA:
+            zone.nr_free_cma -= min(size, need)
+    return taken, False
+
+
 def _free_range_to_lists(zone: Zone, start: int, end: int, mt: int) -> None:
     """Put ``[start, end)`` on the lists as maximal aligned blocks, small first."""
     blocks = []
@@ -1406,6 +1511,7 @@ def alloc_pages_bulk(node: Node, nr_pages: int, gfp: int | str | None = None, *,
     cz = ac.classzone_idx
     chunks: list[tuple[int, int]] = []
     remaining = nr_pages
+    take = _take_pages_fast if _FAST_PATHS else _take_pages
     machine = node.machine
     base = node.node_start_pfn
     for zone in ac.zonelist:
@@ -1420,26 +1526,37 @@ def alloc_pages_bulk(node: Node, nr_pages: int, gfp: int | str | None = None, *,
                     zone, cz, alloc_flags))
             if allowed <= 0:
                 break
-            taken, stole = _take_pages(zone, allowed, mt, alloc_flags, zchunks)
+            taken, stole = take(zone, allowed, mt, alloc_flags, zchunks)
             remaining -= taken
             zone.nr_free_pages -= taken
             if stole:
                 # the page whose rmqueue stole had passed its watermark check before
                 # the steal (and any boost): it is taken whatever the new watermark
-                taken, _ = _take_pages(zone, 1, mt, alloc_flags, zchunks)
+                taken, _ = take(zone, 1, mt, alloc_flags, zchunks)
                 remaining -= taken
                 zone.nr_free_pages -= taken
             elif taken < allowed:
                 break
         if zchunks:
             got = 0
-            st = node.state
-            ho = node.head_order
-            for pfn, n in zchunks:
-                i = pfn - base
-                st[i:i + n] = kind_v
-                ho[i:i + n] = 0
-                got += n
+            if _FAST_PATHS:
+                # the same frame updates on the bytearrays (a block is at most 2**10 frames)
+                st = node._state
+                ho = node._head_order
+                kind_bytes = _KIND_BYTES[kind_v]
+                for pfn, n in zchunks:
+                    i = pfn - base
+                    st[i:i + n] = kind_bytes[:n]
+                    ho[i:i + n] = _ZERO_BYTES[:n]
+                    got += n
+            else:
+                st = node.state
+                ho = node.head_order
+                for pfn, n in zchunks:
+                    i = pfn - base
+                    st[i:i + n] = kind_v
+                    ho[i:i + n] = 0
+                    got += n
             zone.nr_state[FRAME_FREE] -= got
             zone.nr_state[kind_v] += got
             machine.vm_events[_PGALLOC[zone.idx]] += got
@@ -1451,6 +1568,11 @@ def alloc_pages_bulk(node: Node, nr_pages: int, gfp: int | str | None = None, *,
                     hook(zone, 0, 0, zone.idx)
     if not chunks:
         return np.empty(0, dtype=np.int64)
+    if _FAST_PATHS and nr_pages - remaining <= _SMALL_BATCH:
+        out: list[int] = []
+        for p, n in chunks:
+            out.extend(range(p, p + n))
+        return np.array(out, dtype=np.int64)
     return np.concatenate([np.arange(p, p + n, dtype=np.int64) for p, n in chunks])
 
 
@@ -1475,7 +1597,15 @@ def free_pages_bulk(node: Node, pfns: Any, *, checked: bool = False) -> None:
         If a pfn is repeated or is not an allocated order-0 page.
     """
     if checked:
-        idx = np.sort(np.asarray(pfns, dtype=np.int64)) - node.node_start_pfn
+        pfns = np.asarray(pfns, dtype=np.int64)
+        if _FAST_PATHS and pfns.size <= _SMALL_BATCH:
+            # a reclaim chunk: the same frees on Python ints (see _free_checked_small)
+            if not pfns.size:
+                return
+            base = node.node_start_pfn
+            if _free_checked_small(node, sorted([p - base for p in pfns.tolist()])):
+                return
+        idx = np.sort(pfns) - node.node_start_pfn
         if idx.size:
             _free_checked(node, idx)
         return
@@ -1516,6 +1646,58 @@ def _free_checked(node: Node, idx: np.ndarray) -> None:
         _free_zone_pages(node, node.zones[zid], zidx)
 
 
+_NOT_BUDDY_BYTES = _KIND_BYTES[NOT_BUDDY]
+_FREE_BYTES = _KIND_BYTES[FRAME_FREE]
+
+
+def _free_checked_small(node: Node, idx: list[int]) -> bool:
+    """:func:`_free_checked` for a short sorted list of frame indices, on Python ints.
+
+    Same counts, frame states and buddy operations as ``_free_checked`` (one
+    zone, contiguous runs freed with :func:`_free_runs`). Returns False, having
+    changed nothing, when the pages are not all in one zone or the zone has
+    Isolate pageblocks: the caller then takes the general path.
+    """
+    zid = node._zone_id
+    z0 = zid[idx[0]]
+    starts = []
+    ends = []
+    it = iter(idx)
+    a = prev = next(it)
+    for i in it:
+        if i != prev + 1:
+            starts.append(a)
+            ends.append(prev + 1)
+            a = i
+        prev = i
+    starts.append(a)
+    ends.append(prev + 1)
+    for a, b in zip(starts, ends):
+        if b - a > len(_FREE_BYTES) or zid.count(z0, a, b) != b - a:
+            return False
+    zone = node.zones[z0]
+    if _has_isolate_pageblock(zone):
+        return False
+    n = len(idx)
+    node.machine.vm_events["pgfree"] += n
+    st = node._state
+    ho = node._head_order
+    nr_state = zone.nr_state
+    base = node.node_start_pfn
+    for a, b in zip(starts, ends):
+        s0 = st[a]
+        if st.count(s0, a, b) == b - a:
+            nr_state[s0] -= b - a
+        else:
+            for s in st[a:b]:
+                nr_state[s] -= 1
+        st[a:b] = _FREE_BYTES[:b - a]
+        ho[a:b] = _NOT_BUDDY_BYTES[:b - a]
+    nr_state[FRAME_FREE] += n
+    _free_runs(zone, [a + base for a in starts], [b + base for b in ends])
+    return True
+
+
 def _free_zone_pages(node: Node, zone: Zone, zidx: np.ndarray) -> None:
     """Free sorted frame indices of one zone: each contiguous run as aligned blocks.
 
@@ -1545,6 +1727,9 @@ def _free_zone_pages(node: Node, zone: Zone, zidx: np.ndarray) -> None:
         brk = np.flatnonzero(np.diff(pf) != 1)
         starts = np.concatenate(([pf[0]], pf[brk + 1])).tolist()
         ends = np.concatenate((pf[brk] + 1, [pf[-1] + 1])).tolist()
+    if _FAST_PATHS:
+        _free_runs(zone, starts, ends)
+        return
     pb_mt = node._pageblock_mt
     pb_base = node.pb_base
     top = MAX_ORDER - 1
@@ -1556,6 +1741,114 @@ def _free_zone_pages(node: Node, zone: Zone, zidx: np.ndarray) -> None:
                 order -= 1
             __free_one_page(zone, p, order, pb_mt[(p >> pageblock_order) - pb_base])
             p += 1 << order
+
+
+def _free_runs(zone: Zone, starts: list[int], ends: list[int]) -> None:
+    """Free each run ``[s, e)`` of order-0 frames of ``zone`` as its maximal aligned blocks.
+
+    Equivalent to, for every run and every block of it in ascending pfn order,
+    ``__free_one_page(zone, pfn, order, pageblock migratetype)`` (the frames'
+    state must already be ``FRAME_FREE``), for a zone without Isolate pageblocks
+    (``nr_isolate_pageblock`` 0: no Isolate check at the pageblock boundary).
+    This is that loop with the merge, ``del_from_free_area`` and
+    ``add_to_free_area`` written out on local variables: the same operations,
+    in the same order, on the same lists - it is the reclaim and truncate hot
+    path. ``benchmarks/fastpath_check.py`` compares the two on random layouts.
+    """
+    node = zone.node
+    base = node.node_start_pfn
+    bo = node._buddy_order
+    bmt = node._buddy_mt
+    zid = node._zone_id
+    nxt = node._nxt
+    prv = node._prv
+    head = zone._head
+    tail_ = zone._tail
+    nr_list = zone._nr_list
+    nr_free = zone._nr_free
+    my_zone = zone.idx
+    zstart = zone.zone_start_pfn
+    zend = zstart + zone.spanned_pages
+    pb_mt = node._pageblock_mt
+    pb_base = node.pb_base
+    top = MAX_ORDER - 1
+    nil = NIL
+    added = 0
+    added_cma = 0
+    for s, e in zip(starts, ends):
+        p = s
+        while p < e:
+            order = min(top, (p & -p).bit_length() - 1) if p else top
+            while p + (1 << order) > e:
+                order -= 1
+            size = 1 << order
+            mt = pb_mt[(p >> pageblock_order) - pb_base]
+            if mt != MIGRATE_ISOLATE:
+                added += size
+                if mt == MIGRATE_CMA:
+                    added_cma += size
+            pfn = p
+            buddy_pfn = nil
+            # merge: __free_one_page's loop, up to MAX_ORDER - 1 (no Isolate pageblock)
+            while order < top:
+                buddy_pfn = pfn ^ (1 << order)
+                if not (zstart <= buddy_pfn < zend):
+                    break
+                j = buddy_pfn - base
+                if bo[j] != order or zid[j] != my_zone:
+                    break
+                # del_from_free_area(zone, buddy_pfn, order)
+                key = (order << 3) | bmt[j]
+                n_, p_ = nxt[j], prv[j]
+                if p_ == nil:
+                    head[key] = n_
+                else:
+                    nxt[p_ - base] = n_
+                if n_ == nil:
+                    tail_[key] = p_
+                else:
+                    prv[n_ - base] = p_
+                bo[j] = NOT_BUDDY
+                nr_list[key] -= 1
+                nr_free[order] -= 1
+                pfn &= buddy_pfn
+                order += 1
+            # done_merging: tail if the next larger buddy is free too
+            at_tail = False
+            if order < MAX_ORDER - 2 and buddy_pfn != nil:
+                higher_buddy = (buddy_pfn & pfn) ^ (1 << (order + 1))
+                if zstart <= higher_buddy < zend:
+                    j = higher_buddy - base
+                    at_tail = bo[j] == order + 1 and zid[j] == my_zone
+            # add_to_free_area(zone, pfn, order, mt, at_tail)
+            i = pfn - base
+            key = (order << 3) | mt
+            if at_tail:
+                old = tail_[key]
+                prv[i] = old
+                nxt[i] = nil
+                if old == nil:
+                    head[key] = pfn
+                else:
+                    nxt[old - base] = pfn
+                tail_[key] = pfn
+            else:
+                old = head[key]
+                nxt[i] = old
+                prv[i] = nil
+                if old == nil:
+                    tail_[key] = pfn
+                else:
+                    prv[old - base] = pfn
+                head[key] = pfn
+            bo[i] = order
+            bmt[i] = mt
+            nr_list[key] += 1
+            nr_free[order] += 1
+            p += size
+    zone.nr_free_pages += added
+    if added_cma:
+        zone.nr_free_cma += added_cma
 
 
 # ==========================================================================

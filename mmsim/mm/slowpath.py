@@ -186,9 +186,6 @@ def alloc_pages_task(node: Node, nr: int, gfp: int | str, *, order: int = 0,
     :class:`OutOfMemory` in the calling task. Requests that may not block
     (``GFP_ATOMIC``, ``GFP_NOWAIT``) return what they got.
     """
-    from mmsim.mm.compaction import DEF_COMPACT_PRIORITY, INIT_COMPACT_PRIORITY
-    from mmsim.mm.vmscan import try_to_free_pages
-
     if isinstance(gfp, str):
         gfp = G.parse_gfp(gfp)
     if not 0 <= order < MAX_ORDER:
@@ -200,6 +197,9 @@ def alloc_pages_task(node: Node, nr: int, gfp: int | str, *, order: int = 0,
     take = grab.take
     take(fast_path_alloc_flags(gfp, ac.migratetype))
     if grab.got < nr:
+        from mmsim.mm.compaction import DEF_COMPACT_PRIORITY, INIT_COMPACT_PRIORITY
+        from mmsim.mm.vmscan import try_to_free_pages
+
         task = sched.current if sched is not None else None
         task_flags = task.flags if task is not None else 0
         alloc_flags = gfp_to_alloc_flags(gfp, task_flags)

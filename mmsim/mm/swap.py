@@ -74,6 +74,14 @@ PG_workingset = 0x40
 PG_mapped = 0x80  #: mapped into a process (page_mapped)
 
 
+#: the fast paths beside the readable methods (same results; False runs the readable
+#: code alone, as benchmarks/fastpath_check.py does for its reference)
+_FAST_PATHS = True
+#: batches up to this many pages take the list-based fast paths
+_SMALL_BATCH = 256
+_NO_LRU_BYTES = bytes([NO_LRU]) * _SMALL_BATCH
+
+
 def is_file_lru(lru: int) -> bool:
     return lru in (LRU_INACTIVE_FILE, LRU_ACTIVE_FILE)
 
@@ -202,6 +210,15 @@ class Lruvec:
 
     def _count(self, pfns: np.ndarray, lru: int, sign: int) -> None:
         zids = self.node.zone_id[pfns]
+        n = int(pfns.size)
+        if _FAST_PATHS and n <= _SMALL_BATCH:
+            # a few dozen pages, usually of one zone: the same counts without bincount
+            zl = zids.tolist()
+            z0 = zl[0] if zl else 0
+            if zl.count(z0) == n:
+                self.zone_size[z0, lru] += sign * n
+                self.lists[lru].nr_pages += sign * n if sign < 0 else 0
+                return
         counts = np.bincount(zids, minlength=MAX_NR_ZONES)[:MAX_NR_ZONES]
         self.zone_size[:, lru] += sign * counts
         self.lists[lru].nr_pages += sign * int(pfns.size) if sign < 0 else 0
@@ -211,7 +228,10 @@ class Lruvec:
         pfns = np.asarray(pfns, dtype=np.int64)
         if not pfns.size:
             return
-        if (self.lru[pfns] != NO_LRU).any():
+        lrus = self.lru[pfns]
+        # (fast path: a short batch none of whose pages is on a list is one bytes compare)
+        if not (_FAST_PATHS and lrus.size <= _SMALL_BATCH
+                and lrus.tobytes() == _NO_LRU_BYTES[:lrus.size]) and (lrus != NO_LRU).any():
             bad = int(pfns[self.lru[pfns] != NO_LRU][0])
             raise ValueError(f"pfn {bad} is already on the {lru_names[self.lru[bad]]} list")
         stamps = self._new_stamps(pfns.size)
@@ -275,6 +295,10 @@ class Lruvec:
         skipped ones included.
         """
         lst = self.lists[lru]
+        if _FAST_PATHS and 0 < n <= lst.hi - lst.lo and n <= _SMALL_BATCH:
+            fast = self._take_tail_fast(lst, lru, n, eligible_max_zone)
+            if fast is not None:
+                return fast
         taken_parts: list[np.ndarray] = []
         skipped_parts: list[np.ndarray] = []
         scan = 0
@@ -314,6 +338,37 @@ class Lruvec:
             self.stamp[taken] = -1
             self.lru[taken] = NO_LRU
         return taken, total_scan, skipped_per_zone[:MAX_NR_ZONES]
+
+    def _take_tail_fast(self, lst: LruList, lru: int, n: int,
+                        eligible_max_zone: int) -> tuple[np.ndarray, int, np.ndarray] | None:
+        """:meth:`take_tail` when the ``n`` oldest entries are all live and eligible.
+
+        The walk then takes exactly those ``n`` pages, skips none and looks at
+        ``n``: the same result, list and counts as the general walk, with a
+        handful of numpy calls instead of the windowed scan. Returns None,
+        having changed nothing, when that is not the case.
+        """
+        lo = lst.lo
+        pf = lst._pfn[lo:lo + n]
+        if self.stamp[pf].tobytes() != lst._stamp[lo:lo + n].tobytes():
+            return None  # some entry is dead (its page left the list)
+        zl = self.node.zone_id[pf].tolist()
+        z0 = zl[0]
+        if zl.count(z0) == n:
+            if z0 > eligible_max_zone:
+                return None
+            self.zone_size[z0, lru] -= n
+        else:
+            if max(zl) > eligible_max_zone:
+                return None
+            for z in zl:
+                self.zone_size[z, lru] -= 1
+        lst.nr_pages -= n
+        taken = pf.copy()
+        lst.lo = lo + n
+        self.stamp[taken] = -1
+        self.lru[taken] = NO_LRU
+        return taken, n, np.zeros(MAX_NR_ZONES, dtype=np.int64)
 
     # ---- flags -----------------------------------------------------------------------
     def set_flags(self, pfns: np.ndarray, bits: int) -> None:

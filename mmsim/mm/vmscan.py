@@ -315,6 +315,23 @@ def _free_reclaimed(pgdat: Node, lv: Lruvec, pfns: np.ndarray) -> None:
     free_pages_bulk(pgdat, pfns, checked=True)
 
 
+#: the fast paths beside the readable code (same results; False: the readable code alone)
+_FAST_PATHS = True
+_SMALL_BATCH = 256
+_REFERENCED_OR_NONE = bytes([0, PG_referenced])
+
+
+def _only_referenced(fl: np.ndarray) -> bool:
+    """``not (fl & ~PG_referenced).any()``: no page has a flag other than PG_referenced.
+
+    For a reclaim chunk, one bytes operation (drop the bytes 0 and
+    PG_referenced; nothing may be left) instead of two numpy calls.
+    """
+    if _FAST_PATHS and fl.size <= _SMALL_BATCH:
+        return not fl.tobytes().translate(None, _REFERENCED_OR_NONE)
+    return not (fl & ~np.uint8(PG_referenced)).any()
+
+
 def shrink_page_list(pgdat: Node, lv: Lruvec, pfns: np.ndarray, sc: ScanControl,
                      file: bool) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """Try to free isolated inactive pages (L1100-1505); returns (keep, activate, stat).
@@ -332,7 +349,7 @@ def shrink_page_list(pgdat: Node, lv: Lruvec, pfns: np.ndarray, sc: ScanControl,
     cost = machine.cost
     n = pfns.size
     fl = lv.flags[pfns].copy()
-    if file and not (fl & ~np.uint8(PG_referenced)).any():
+    if file and _only_referenced(fl):
         # fast path, same outcome as below: clean, unmapped page cache that nobody
         # writes back, at most PG_referenced (PAGEREF_RECLAIM_CLEAN) - every page is freed
         sc.nr_scanned += n
@@ -499,9 +516,9 @@ def shrink_inactive_list(nr_to_scan: int, lv: Lruvec, sc: ScanControl, lru: int)
 
 
 def _count_skips(machine: Machine, skipped: np.ndarray) -> None:
-    for zid in range(4):
-        if skipped[zid]:
-            machine.vm_events[_PGSKIP[zid]] += int(skipped[zid])
+    for zid, n in enumerate(skipped[:4].tolist()):
+        if n:
+            machine.vm_events[_PGSKIP[zid]] += n
 
 
 def shrink_active_list(nr_to_scan: int, lv: Lruvec, sc: ScanControl, lru: int) -> None:

@@ -2,7 +2,8 @@
 
 Every expected number below was worked out by hand from the v5.0 source (the
 comments give the steps, with the function that decides each) or taken from
-``/work/shared/kernel-v5.0/golden-examples.json``; none was copied from a run.
+``tests/data/golden-examples.json`` (a copy of the shared v5.0 notes' file); none
+was copied from a run.
 
 The scanner scenarios use the hand-made layouts of ``compaction_layouts``: a
 4096-page Normal zone (8 pageblocks, pfn 0..4095, min/low/high 128/160/192,
@@ -52,7 +53,7 @@ from mmsim.mm.swap import get_lruvec
 from mmsim.mm.vmstat import fragmentation_index, unusable_free_index
 from mmsim.trace import Tracer
 
-GOLDEN = json.loads(Path("/work/shared/kernel-v5.0/golden-examples.json").read_text())
+GOLDEN = json.loads((Path(__file__).parent / "data" / "golden-examples.json").read_text())
 CASES = {c["name"]: c for c in GOLDEN["cases"]}
 
 COUNTERS = ["compact_migrate_scanned", "compact_free_scanned", "compact_isolated",

@@ -26,6 +26,14 @@ def screenshot_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def report_dir() -> Path:
+    """Per-lesson JSON reports (timings, moves, notes) and the JupyterLab log."""
+    d = ARTIFACTS / "browser"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+@pytest.fixture(scope="session")
 def chromium_path() -> str:
     return labdriver.require_browser()
 

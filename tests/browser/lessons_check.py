@@ -98,11 +98,22 @@ def model_values(panel: Any, view: PanelView) -> dict[str, Any]:
 
 
 def watermark_lows(text: str) -> dict[str, int]:
-    """``{zone: low}`` from printed lines like ``DMA32: min 6356  low 7945  high 9534``."""
+    """``{zone: low}`` from printed lines.
+
+    >>> watermark_lows("DMA32: min 6356  low 7945  high 9534  (managed 773120)")
+    {'DMA32': 7945}
+    >>> watermark_lows("min_free_kbytes 2048: DMA32 min/low/high = 475/593/711; lowest 9")
+    {'DMA32': 593}
+    >>> watermark_lows("Normal free  2048 | watermarks min 228 low 285 high 342 | mark low + 1")
+    {'Normal': 285}
+    """
     out = {}
     for ln in text.splitlines():
+        # "... DMA32 min/low/high = 475/593/711 ..."
+        for m in re.finditer(r"\b([A-Za-z][\w.]*)\s+min/low/high\s*=\s*\d+/(\d+)/\d+", ln):
+            out[m.group(1)] = int(m.group(2))
         m = re.match(r"\s*([A-Za-z][\w.]*):?\s.*?\blow\b\s*[:=]?\s*(\d+)", ln)
-        if m:
+        if m and m.group(1) not in out:
             out[m.group(1)] = int(m.group(2))
     return out
 

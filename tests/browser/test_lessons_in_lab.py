@@ -35,7 +35,8 @@ LESSONS = {
 
 
 @pytest.mark.parametrize("stem", list(LESSONS))
-def test_lesson_in_jupyterlab(stem: str, lab, page, screenshot_dir: Path) -> None:
+def test_lesson_in_jupyterlab(stem: str, lab, page, screenshot_dir: Path,
+                              report_dir: Path) -> None:
     nb = ROOT / "notebooks" / f"{stem}.ipynb"
     if not nb.exists():
         pytest.skip(f"notebooks/{stem}.ipynb does not exist yet (lesson not written)")
@@ -48,4 +49,6 @@ def test_lesson_in_jupyterlab(stem: str, lab, page, screenshot_dir: Path) -> Non
     finally:
         lp.close()
     rep.timings["lab_start_once_per_session"] = round(lab.start_seconds, 2)
-    print(json.dumps(rep.__dict__, indent=1))
+    report = json.dumps(rep.__dict__, indent=1)
+    (report_dir / f"{stem}.json").write_text(report + "\n")
+    print(report)

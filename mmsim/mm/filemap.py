@@ -45,7 +45,7 @@ import numpy as np
 
 from mmsim.kthread import Run
 from mmsim.mm import gfp as G
-from mmsim.mm.mmzone import FRAME_ANON, FRAME_FILE
+from mmsim.mm.mmzone import FRAME_ANON, FRAME_FILE, sorted_unique
 from mmsim.mm.swap import (
     LRU_ACTIVE_ANON,
     LRU_ACTIVE_FILE,
@@ -132,7 +132,7 @@ class Mapping:
 
         idx = self._check(idx)
         pf = self.pfn[idx]
-        pf = np.unique(pf[pf >= 0])
+        pf = sorted_unique(pf[pf >= 0])
         if not pf.size:
             return 0
         lv = get_lruvec(self.node)
@@ -309,7 +309,7 @@ class AnonRegion(Mapping):
         if hit.any():
             pf = res[hit]
             lv.flags[pf] |= PG_young | (PG_dirty if write else 0)
-        miss = np.unique(idx[~hit])
+        miss = sorted_unique(idx[~hit])
         if not miss.size:
             return 0
         pfns = yield from alloc_pages_task(node, int(miss.size), self.gfp, kind=FRAME_ANON)
@@ -343,19 +343,19 @@ _FAST_PATHS = True
 _SMALL_BATCH = 256
 
 
-_MINUS_ONE_BYTES = np.full(_SMALL_BATCH, -1, dtype=np.int64).tobytes()
+_MINUS_ONE_BYTES = np.full(4096, -1, dtype=np.int64).tobytes()
 #: page flag byte -> 1 if PG_dirty is set (bytes.translate table)
 _DIRTY_BIT = bytes(1 if b & PG_dirty else 0 for b in range(256))
 
 
 def _none_resident(a: np.ndarray) -> bool:
-    """Fast path test: is a short int64 array all -1 (no pfn cached, no shadow)?
+    """Fast path test: is a signed int array all -1 (no pfn cached, no shadow)?
 
     False whenever the answer is not known that cheaply; callers then take
     their general path, which gives the same result.
     """
-    return (_FAST_PATHS and a.size <= _SMALL_BATCH and a.dtype == np.int64
-            and a.tobytes() == _MINUS_ONE_BYTES[:8 * a.size])
+    return (_FAST_PATHS and a.nbytes <= len(_MINUS_ONE_BYTES) and a.dtype.kind == "i"
+            and a.tobytes() == _MINUS_ONE_BYTES[:a.nbytes])
 
 
 def _unique(a: np.ndarray) -> np.ndarray:
@@ -369,7 +369,7 @@ def _unique(a: np.ndarray) -> np.ndarray:
         if lst and lst[-1] - lst[0] == len(lst) - 1 and lst == list(range(lst[0], lst[-1] + 1)):
             return a
         return np.array(sorted(set(lst)), dtype=a.dtype)
-    return np.unique(a)
+    return sorted_unique(a)
 
 
 def _stat(node: Node, name: str, n: int) -> None:
@@ -400,7 +400,7 @@ def release_pages_from_owners(node: Node, pfns: np.ndarray) -> None:
     if one_owner:
         mappings[o0].page_evicted(lv.index[pfns], pfns)
         return
-    for oid in np.unique(owners).tolist():
+    for oid in sorted_unique(owners).tolist():
         if oid < 0:
             continue
         sel = pfns[owners == oid]

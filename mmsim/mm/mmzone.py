@@ -132,6 +132,22 @@ def _list_key(order: int, mt: int) -> int:
     return (order << 3) | mt
 
 
+def sorted_unique(a: np.ndarray) -> np.ndarray:
+    """``np.unique(a)`` of an integer array: its distinct values, sorted (flattened).
+
+    Computed by sorting: numpy 2's hash-based ``np.unique`` is far slower on
+    large integer arrays (over a second for two million pfns, against a few
+    milliseconds for the sort).
+    """
+    s = np.sort(np.asarray(a).ravel())
+    if s.size < 2:
+        return s
+    keep = np.empty(s.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
+
+
 # --------------------------------------------------------------------------
 # Kernel configuration and the machine ("globals")
 # --------------------------------------------------------------------------

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mmsim.mm.mmzone import MAX_NR_ZONES
+from mmsim.mm.mmzone import MAX_NR_ZONES, sorted_unique
 
 if TYPE_CHECKING:  # pragma: no cover
     from mmsim.mm.mmzone import Machine, Node
@@ -211,11 +211,11 @@ class Lruvec:
     def _count(self, pfns: np.ndarray, lru: int, sign: int) -> None:
         zids = self.node.zone_id[pfns]
         n = int(pfns.size)
-        if _FAST_PATHS and n <= _SMALL_BATCH:
-            # a few dozen pages, usually of one zone: the same counts without bincount
-            zl = zids.tolist()
-            z0 = zl[0] if zl else 0
-            if zl.count(z0) == n:
+        if _FAST_PATHS and n:
+            # pages of one zone (the usual case): the same counts without bincount
+            zb = zids.tobytes()
+            z0 = zb[0]
+            if zb.count(z0) == n:
                 self.zone_size[z0, lru] += sign * n
                 self.lists[lru].nr_pages += sign * n if sign < 0 else 0
                 return
@@ -253,7 +253,7 @@ class Lruvec:
         if (lrus == NO_LRU).any():
             bad = int(pfns[lrus == NO_LRU][0])
             raise ValueError(f"pfn {bad} is not on an LRU list")
-        for lru in np.unique(lrus).tolist():
+        for lru in sorted_unique(lrus).tolist():
             sel = pfns[lrus == lru]
             self._count(sel, lru, -1)
             self._maybe_compact(lru)
@@ -352,16 +352,16 @@ class Lruvec:
         pf = lst._pfn[lo:lo + n]
         if self.stamp[pf].tobytes() != lst._stamp[lo:lo + n].tobytes():
             return None  # some entry is dead (its page left the list)
-        zl = self.node.zone_id[pf].tolist()
-        z0 = zl[0]
-        if zl.count(z0) == n:
+        zb = self.node.zone_id[pf].tobytes()
+        z0 = zb[0]
+        if zb.count(z0) == n:
             if z0 > eligible_max_zone:
                 return None
             self.zone_size[z0, lru] -= n
         else:
-            if max(zl) > eligible_max_zone:
+            if max(zb) > eligible_max_zone:
                 return None
-            for z in zl:
+            for z in zb:
                 self.zone_size[z, lru] -= 1
         lst.nr_pages -= n
         taken = pf.copy()

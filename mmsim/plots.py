@@ -75,7 +75,33 @@ def _runs(result: Any) -> list[dict[str, Any]]:
     return [r for r in runs if "end" in r]
 
 
+def _raw_records(result: Any) -> list[tuple] | None:
+    """A simulation result's trace records, when its trace table has not been built.
+
+    The figures below read a few events from them directly instead of building
+    the whole ``result.trace`` DataFrame (times converted as that table has
+    them: microseconds, in seconds). None for anything else (a recorded run).
+    """
+    if getattr(result, "_trace", True) is None:
+        return getattr(result, "_records", None)
+    return None
+
+
+def _trace_times(t_ns: int) -> float:
+    return (t_ns // 1000) / 1e6
+
+
 def _direct_reclaims(result: Any) -> list[tuple[float, float]]:
+    recs = _raw_records(result)
+    if recs is not None:  # the loop below, on the records
+        out = []
+        open_: dict[Any, float] = {}
+        for t, _comm, pid, _cpu, ev, _f in recs:
+            if ev == "mm_vmscan_direct_reclaim_begin":
+                open_[pid] = _trace_times(t)
+            elif ev == "mm_vmscan_direct_reclaim_end" and pid in open_:
+                out.append((open_.pop(pid), _trace_times(t)))
+        return out
     tr = result.trace
     if tr is None or tr.empty:
         return []
@@ -110,27 +136,25 @@ def watermark_timeline(result: Any, zone: str | None = None, ax: Axes | None = N
         ax.plot(t, v[f"{w}_{zname}"], color=colour, ls=ls, lw=1.1, label=w)
     lo = t.min() if t.size else 0.0
     hi = t.max() if t.size else 1.0
-    first = True
-    for r in _runs(result):
-        if r["end"] < lo or r["start"] > hi:
-            continue
-        ax.axvspan(r["start"], max(r["end"], r["start"] + 1e-4), color="#4393c3", alpha=0.18,
-                   lw=0, label="kswapd balance_pgdat" if first else None)
-        first = False
-    first = True
-    for a, b in _direct_reclaims(result):
-        if b < lo or a > hi:
-            continue
-        ax.axvspan(a, max(b, a + 1e-4), color="#d6604d", alpha=0.35, lw=0,
-                   label="direct reclaim" if first else None)
-        first = False
-    if markers and result.trace is not None and not result.trace.empty:
-        tr = result.trace
+    _vspans(ax, [(r["start"], max(r["end"], r["start"] + 1e-4)) for r in _runs(result)
+                 if not (r["end"] < lo or r["start"] > hi)],
+            color="#4393c3", alpha=0.18, label="kswapd balance_pgdat")
+    _vspans(ax, [(a, max(b, a + 1e-4)) for a, b in _direct_reclaims(result)
+                 if not (b < lo or a > hi)],
+            color="#d6604d", alpha=0.35, label="direct reclaim")
+    recs = _raw_records(result) if markers else None
+    if recs or (markers and recs is None and result.trace is not None
+                and not result.trace.empty):
         ymax = float(np.nanmax(v[f"high_{zname}"])) if len(v) else 1.0
         for ev, sym, label in (("mm_vmscan_kswapd_wake", "^", "kswapd wake"),
                                ("mm_vmscan_kswapd_sleep", "v", "kswapd sleep")):
-            tt = tr.time[tr.event == ev]
-            tt = tt[(tt >= lo) & (tt <= hi)]
+            if recs is not None:
+                tt = np.array([_trace_times(r[0]) for r in recs if r[4] == ev], dtype=float)
+                tt = tt[(tt >= lo) & (tt <= hi)]
+            else:
+                tr = result.trace
+                tt = tr.time[tr.event == ev]
+                tt = tt[(tt >= lo) & (tt <= hi)]
             if len(tt):
                 ax.plot(tt, np.full(len(tt), ymax * 1.08), sym, ms=4, ls="none",
                         color="#2166ac" if "wake" in ev else "#762a83", label=label)
@@ -140,6 +164,27 @@ def watermark_timeline(result: Any, zone: str | None = None, ax: Axes | None = N
     ax.legend(loc="upper right", fontsize=8, ncol=2)
     ax.set_ylim(bottom=0)
     return ax
+
+
+def _vspans(ax: Axes, spans: list[tuple[float, float]], color: str, alpha: float,
+            label: str) -> None:
+    """``ax.axvspan(a, b, color=, alpha=, lw=0)`` for every span, as one artist.
+
+    The same full-height shading, x data limits and legend entry (the label
+    is the first span's) as one ``axvspan`` per span - a run can have
+    hundreds of them, and one Rectangle patch each is slow to add and draw.
+    """
+    if not spans:
+        return
+    from matplotlib.collections import PolyCollection
+
+    coll = PolyCollection([[(a, 0), (a, 1), (b, 1), (b, 0)] for a, b in spans],
+                          transform=ax.get_xaxis_transform(which="grid"), facecolors=color,
+                          edgecolors=color, linewidths=0, alpha=alpha, label=label)
+    ax.add_collection(coll, autolim=False)
+    xs = np.array([x for span in spans for x in span], dtype=float)
+    ax.update_datalim(np.column_stack([xs, np.zeros_like(xs)]), updatex=True, updatey=False)
+    ax.autoscale_view(scaley=False)
 
 
 def priority_trace(result: Any, ax: Axes | None = None) -> Axes:

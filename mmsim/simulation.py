@@ -16,7 +16,7 @@ derived from ``seed`` and each workload's position; events are ordered by
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -228,15 +228,42 @@ class Result:
     """
 
     sim: Simulation
-    vmstat: Any = field(init=False)
-    trace: Any = field(init=False)
 
     def __post_init__(self) -> None:
-        import pandas as pd
+        # what the run has produced up to now; the tables are built on first use, so
+        # a run() whose result is not looked at costs no pandas work
+        self._samples = list(self.sim.samples)
+        tracer = self.sim.tracer
+        self._records = list(tracer.records) if tracer is not None else None
+        self._vmstat: Any = None
+        self._trace: Any = None
 
-        self.vmstat = pd.DataFrame(self.sim.samples)
-        self.trace = (self.sim.tracer.dataframe() if self.sim.tracer is not None
-                      else pd.DataFrame(columns=["time", "comm", "pid", "cpu", "event"]))
+    @property
+    def vmstat(self) -> pd.DataFrame:
+        if self._vmstat is None:
+            import pandas as pd
+
+            self._vmstat = pd.DataFrame(self._samples)
+        return self._vmstat
+
+    @vmstat.setter
+    def vmstat(self, value: pd.DataFrame) -> None:
+        self._vmstat = value
+
+    @property
+    def trace(self) -> pd.DataFrame:
+        if self._trace is None:
+            import pandas as pd
+
+            from mmsim.trace import records_to_dataframe
+
+            self._trace = (records_to_dataframe(self._records) if self._records is not None
+                           else pd.DataFrame(columns=["time", "comm", "pid", "cpu", "event"]))
+        return self._trace
+
+    @trace.setter
+    def trace(self, value: pd.DataFrame) -> None:
+        self._trace = value
 
     @property
     def node(self) -> Node:

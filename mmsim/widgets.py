@@ -239,7 +239,11 @@ class Panel:
 
 
 def png_bytes(fig: Any, dpi: int = 90) -> bytes:
-    """PNG of a matplotlib figure, drawn with Agg (no pyplot, no backend needed)."""
+    """PNG of a matplotlib figure, drawn with Agg (no pyplot, no backend needed).
+
+    zlib level 1: a third less encoding time than the default 6, for files of
+    about the same size (lesson figures are mostly flat colour).
+    """
     import io
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -247,7 +251,7 @@ def png_bytes(fig: Any, dpi: int = 90) -> bytes:
     if not isinstance(fig.canvas, FigureCanvasAgg):
         FigureCanvasAgg(fig)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    fig.savefig(buf, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
     return buf.getvalue()
 
 

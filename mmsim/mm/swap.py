@@ -197,7 +197,7 @@ class Lruvec:
     # ---- sizes ------------------------------------------------------------------
     def lru_size(self, lru: int, max_zone: int = MAX_NR_ZONES - 1) -> int:
         """``lruvec_lru_size``: pages on list ``lru`` in zones ``0..max_zone``."""
-        return int(self.zone_size[:max_zone + 1, lru].sum())
+        return sum(self.zone_size[:max_zone + 1, lru].tolist())  # = int(... .sum())
 
     def node_lru_pages(self, lru: int) -> int:
         return self.lists[lru].nr_pages

@@ -76,6 +76,8 @@ def build(src: Path, execute: bool = True) -> Path:
     text = src.read_text()
     nb = nbformat.v4.new_notebook()
     nb.cells = parse(text)
+    for i, c in enumerate(nb.cells):  # stable ids: rebuilding does not churn the diff
+        c.id = f"cell-{i:03d}"
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
@@ -84,9 +86,18 @@ def build(src: Path, execute: bool = True) -> Path:
     out = OUT / (src.stem + ".ipynb")
     if execute:
         t = time.time()
-        client = NotebookClient(nb, timeout=600, kernel_name="python3",
-                                resources={"metadata": {"path": str(OUT)}})
-        client.execute()
+        for attempt in (1, 2):
+            # a lesson runs in seconds; a cell silent for 3 minutes is a lost kernel
+            # message (seen on a loaded 2-core box), so start again once
+            client = NotebookClient(nb, timeout=180, kernel_name="python3",
+                                    resources={"metadata": {"path": str(OUT)}})
+            try:
+                client.execute()
+                break
+            except TimeoutError:
+                if attempt == 2:
+                    raise
+                print(f"{src.stem}: a cell timed out; executing the notebook again")
         for c in nb.cells:
             c.metadata.pop("execution", None)
         print(f"{src.stem}: executed in {time.time() - t:.1f} s")

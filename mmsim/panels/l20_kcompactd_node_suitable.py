@@ -178,6 +178,7 @@ def figure_for(r: dict[str, Any]) -> Any:
         ax.text(i, (v if v == v else 0) + 40, "not\nconsulted" if v != v else str(int(v)),
                 ha="center", fontsize=7)
     ax.set_ylim(-1050, 1150)
+    ax.set_xlim(-0.6, len(names) - 0.4)  # keep unconsulted (NaN) zones in view
     ax.set_xticks(x, names)
     ax.set_ylabel("fragmentation index")
     ax.legend(fontsize=7, loc="lower left")

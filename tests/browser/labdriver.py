@@ -254,7 +254,12 @@ PANELS_JS = r"""
     for (const k of kids.slice(1)) {
       const lab = k.querySelector(':scope > .widget-label');
       if (!lab) continue;
-      const name = lab.textContent.trim();
+      // ipywidgets renders spaces in labels and option texts as U+00A0, and an
+      // indented Checkbox keeps its description in .widget-label-basic (the outer
+      // label is a U+200B spacer)
+      const clean = (t) => (t || '').replace(/\u00a0/g, ' ').replace(/\u200b/g, '').trim();
+      const basic = k.querySelector('.widget-label-basic');
+      const name = clean(lab.textContent) || (basic ? clean(basic.textContent) : '');
       let value = null, kind = 'other';
       const handle = k.querySelector('[role=slider]');
       const readout = k.querySelector(':scope > .widget-readout');
@@ -262,7 +267,8 @@ PANELS_JS = r"""
       const check = k.querySelector('input[type=checkbox]');
       if (handle) { kind = 'slider'; value = readout ? readout.textContent.trim()
                                                      : handle.getAttribute('aria-valuenow'); }
-      else if (select) { kind = 'dropdown'; value = select.options[select.selectedIndex]?.text; }
+      else if (select) { kind = 'dropdown';
+                         value = clean(select.options[select.selectedIndex]?.text); }
       else if (check) { kind = 'checkbox'; value = check.checked ? 'True' : 'False'; }
       controls[name] = {kind, value,
                         aria: handle ? handle.getAttribute('aria-valuenow') : null};

@@ -82,7 +82,7 @@ def model_values(panel: Any, view: PanelView) -> dict[str, Any]:
         if shown is None or shown.get("value") in (None, ""):
             raise ValueError(f"control {label!r} not readable in the browser "
                              f"(found {sorted(view.controls)})")
-        raw = str(shown["value"]).strip()
+        raw = str(shown["value"]).replace("\u00a0", " ").strip()
         if c.kind in ("int", "log2"):
             vals[c.name] = int(raw.replace(",", ""))
         elif c.kind == "float":

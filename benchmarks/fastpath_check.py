@@ -131,7 +131,7 @@ Check = Callable[[np.random.Generator], tuple[bool, str]]
 #: modules whose fast paths are switched off by setting their ``_FAST_PATHS`` to False
 #: (the reference: the readable code)
 FAST_PATH_MODULES = ("mmsim.mm.page_alloc", "mmsim.mm.swap", "mmsim.mm.filemap",
-                     "mmsim.mm.vmscan")
+                     "mmsim.mm.vmscan", "mmsim.mm.slowpath")
 
 
 @contextlib.contextmanager

@@ -349,13 +349,13 @@ _DIRTY_BIT = bytes(1 if b & PG_dirty else 0 for b in range(256))
 
 
 def _none_resident(a: np.ndarray) -> bool:
-    """Fast path test: is a signed int array all -1 (no pfn cached, no shadow)?
+    """Fast path test: is an int64 array (``pfn``, ``shadow``) all -1?
 
-    False whenever the answer is not known that cheaply; callers then take
-    their general path, which gives the same result.
+    That is no pfn cached, no shadow entry. False whenever the answer is not
+    known that cheaply (longer than 4096 entries); callers then take their
+    general path, which gives the same result.
     """
-    return (_FAST_PATHS and a.nbytes <= len(_MINUS_ONE_BYTES) and a.dtype.kind == "i"
-            and a.tobytes() == _MINUS_ONE_BYTES[:a.nbytes])
+    return _FAST_PATHS and a.tobytes() == _MINUS_ONE_BYTES[:a.nbytes]
 
 
 def _unique(a: np.ndarray) -> np.ndarray:

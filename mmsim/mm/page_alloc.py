@@ -1614,7 +1614,10 @@ def free_pages_bulk(node: Node, pfns: Any, *, checked: bool = False) -> None:
             if not pfns.size:
                 return
             base = node.node_start_pfn
-            if _free_checked_small(node, sorted([p - base for p in pfns.tolist()])):
+            idx = sorted(pfns.tolist())
+            if base:
+                idx = [p - base for p in idx]
+            if _free_checked_small(node, idx):
                 return
         idx = np.sort(pfns) - node.node_start_pfn
         if idx.size:
@@ -1671,18 +1674,22 @@ def _free_checked_small(node: Node, idx: list[int]) -> bool:
     """
     zid = node._zone_id
     z0 = zid[idx[0]]
-    starts = []
-    ends = []
-    it = iter(idx)
-    a = prev = next(it)
-    for i in it:
-        if i != prev + 1:
-            starts.append(a)
-            ends.append(prev + 1)
-            a = i
-        prev = i
-    starts.append(a)
-    ends.append(prev + 1)
+    if idx[-1] - idx[0] == len(idx) - 1:  # sorted and distinct: one contiguous run
+        starts = [idx[0]]
+        ends = [idx[-1] + 1]
+    else:
+        starts = []
+        ends = []
+        it = iter(idx)
+        a = prev = next(it)
+        for i in it:
+            if i != prev + 1:
+                starts.append(a)
+                ends.append(prev + 1)
+                a = i
+            prev = i
+        starts.append(a)
+        ends.append(prev + 1)
     for a, b in zip(starts, ends):
         if b - a > len(_FREE_BYTES) or zid.count(z0, a, b) != b - a:
             return False
@@ -1782,8 +1789,12 @@ def _free_runs(zone: Zone, starts: list[int], ends: list[int]) -> None:
     zend = zstart + zone.spanned_pages
     pb_mt = node._pageblock_mt
     pb_base = node.pb_base
+    pb_order = pageblock_order
     top = MAX_ORDER - 1
     nil = NIL
+    not_buddy = NOT_BUDDY
+    isolate = MIGRATE_ISOLATE
+    cma = MIGRATE_CMA
     added = 0
     added_cma = 0
     for s, e in zip(starts, ends):
@@ -1791,12 +1802,17 @@ def _free_runs(zone: Zone, starts: list[int], ends: list[int]) -> None:
         while p < e:
             # the largest aligned block at p that fits: min(alignment, room), as a
             # decrement loop from the alignment would find it
-            order = min(top, (p & -p).bit_length() - 1 if p else top, (e - p).bit_length() - 1)
+            order = (p & -p).bit_length() - 1 if p else top
+            room = (e - p).bit_length() - 1
+            if room < order:
+                order = room
+            if order > top:
+                order = top
             size = 1 << order
-            mt = pb_mt[(p >> pageblock_order) - pb_base]
-            if mt != MIGRATE_ISOLATE:
+            mt = pb_mt[(p >> pb_order) - pb_base]
+            if mt != isolate:
                 added += size
-                if mt == MIGRATE_CMA:
+                if mt == cma:
                     added_cma += size
             pfn = p
             buddy_pfn = nil
@@ -1819,14 +1835,14 @@ def _free_runs(zone: Zone, starts: list[int], ends: list[int]) -> None:
                     tail_[key] = p_
                 else:
                     prv[n_ - base] = p_
-                bo[j] = NOT_BUDDY
+                bo[j] = not_buddy
                 nr_list[key] -= 1
                 nr_free[order] -= 1
                 pfn &= buddy_pfn
                 order += 1
             # done_merging: tail if the next larger buddy is free too
             at_tail = False
-            if order < MAX_ORDER - 2 and buddy_pfn != nil:
+            if order < top - 1 and buddy_pfn != nil:
                 higher_buddy = (buddy_pfn & pfn) ^ (1 << (order + 1))
                 if zstart <= higher_buddy < zend:
                     j = higher_buddy - base

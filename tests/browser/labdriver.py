@@ -391,11 +391,22 @@ class LessonPage:
 
     def press_on(self, panel: PanelView, label: str, keys: list[str]) -> None:
         """Focus the control labelled ``label`` (slider handle or dropdown) and press keys."""
+        # labels are rendered with U+00A0 for spaces: match either
+        pattern = re.escape(label).replace(r"\ ", "[ \u00a0]")
         ctrl = self.panel_box(panel).locator(":scope > *", has=self.page.locator(
-            ":scope > .widget-label", has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")))
+            ":scope > .widget-label", has_text=re.compile(rf"^\s*{pattern}\s*$")))
         target = ctrl.locator("[role=slider], select").first
         target.scroll_into_view_if_needed()
         target.focus()
+        if target.evaluate("e => e.tagName") == "SELECT":
+            # headless Chromium opens a popup for arrow keys on a <select>; choose the
+            # neighbouring option as the keys would, firing the same change event
+            step = sum(1 if k in ("ArrowDown", "ArrowRight") else -1 for k in keys)
+            n = target.evaluate("e => e.options.length")
+            i = target.evaluate("e => e.selectedIndex")
+            target.select_option(index=max(0, min(n - 1, i + step)))
+            self.page.wait_for_timeout(120)
+            return
         for k in keys:
             self.page.keyboard.press(k)
             self.page.wait_for_timeout(120)

@@ -166,7 +166,9 @@ def check_lesson(lp: LessonPage, shots: Path, stem: str, required: tuple[str, ..
     first = next((f[0] for f in found.values() if f), None)
     if first is None and not required and panels:
         # none of the named controls: drive the first slider of the first panel instead
-        sliders = [lbl for lbl, c in panels[0].controls.items() if c["kind"] == "slider"]
+        # (no slider at all: a dropdown, moved with the keyboard like a slider)
+        sliders = [lbl for lbl, c in panels[0].controls.items() if c["kind"] == "slider"] \
+            or [lbl for lbl, c in panels[0].controls.items() if c["kind"] == "dropdown"]
         if sliders:
             rep.notes.append(f"no {' / '.join(wanted)} control: "
                              f"moved {sliders[0]!r} of {panels[0].title!r} instead")

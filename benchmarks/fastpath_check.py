@@ -320,6 +320,15 @@ def _ops(rng: np.random.Generator, size: int) -> list[tuple]:
             ops.append(("write", 0, rng.integers(0, size, int(rng.integers(1, 40)))))
         elif r < 0.6:
             ops.append(("release", 0, rng.integers(0, size, int(rng.integers(1, 100)))))
+        elif r < 0.7:
+            n = int(rng.choice([1, 16, 64, 64, 300]))
+            start = int(rng.integers(0, size))
+            idx = (np.arange(start, start + n) % size if rng.random() < 0.6
+                   else rng.integers(0, size, n))
+            ops.append(("touch", bool(rng.integers(0, 2)), idx))
+        elif r < 0.75:
+            ops.append(("shrink_anon", int(rng.integers(0, 13)), int(rng.choice([1, 32])),
+                        bool(rng.integers(0, 2)), int(rng.integers(0, 3))))
         else:
             ops.append(("shrink", int(rng.integers(0, 13)), int(rng.choice([1, 32, 32, 100])),
                         bool(rng.integers(0, 2)), int(rng.integers(0, 3))))
@@ -327,12 +336,13 @@ def _ops(rng: np.random.Generator, size: int) -> list[tuple]:
 
 
 def _apply(node, ops: list[tuple]) -> list:
-    from mmsim.mm.filemap import FileMapping
+    from mmsim.mm.filemap import AnonRegion, FileMapping
     from mmsim.mm.slowpath import OutOfMemory
-    from mmsim.mm.swap import LRU_INACTIVE_FILE, get_lruvec
+    from mmsim.mm.swap import LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, get_lruvec
     from mmsim.mm.vmscan import ScanControl, shrink_inactive_list
 
     maps = [m for m in node.machine.mappings if isinstance(m, FileMapping)]
+    anon = [m for m in node.machine.mappings if isinstance(m, AnonRegion)]
     lv = get_lruvec(node)
     out = []
     for op in ops:
@@ -343,10 +353,13 @@ def _apply(node, ops: list[tuple]) -> list:
                 out.append(_drive(maps[0].write(op[2])))
             elif op[0] == "release":
                 out.append(maps[0].release(op[2]))
+            elif op[0] == "touch":
+                out.append(_drive(anon[0].touch(op[2], write=op[1])))
             else:
-                _, prio, n, wp, idx = op
+                kind, prio, n, wp, idx = op
+                lru = LRU_INACTIVE_ANON if kind == "shrink_anon" else LRU_INACTIVE_FILE
                 sc = ScanControl(priority=prio, may_writepage=wp, reclaim_idx=idx)
-                out.append((shrink_inactive_list(n, lv, sc, LRU_INACTIVE_FILE), sc.nr_scanned,
+                out.append((shrink_inactive_list(n, lv, sc, lru), sc.nr_scanned,
                             sc.cost_ns, vars(sc.nr)))
         except OutOfMemory as exc:
             out.append(str(exc))
@@ -354,13 +367,18 @@ def _apply(node, ops: list[tuple]) -> list:
 
 
 def check_read_reclaim(rng: np.random.Generator) -> tuple[bool, str]:
-    """FileMapping.read/write/release and shrink_inactive_list: fast paths vs readable code."""
-    from mmsim.mm.filemap import FileMapping
+    """FileMapping.read/write/release, AnonRegion.touch and shrink_inactive_list (file and
+    anon, with and without swap): fast paths vs readable code."""
+    from mmsim.mm.filemap import AnonRegion, FileMapping
+    from mmsim.mm.swap import SwapArea
 
     node, _held = random_node(rng)
     size = int(rng.integers(500, 6000))
     FileMapping(node, size, name="f")
     FileMapping(node, size, name="m", mapped=True)
+    AnonRegion(node, size, name="a")
+    if rng.random() < 0.7:
+        node.machine.swap = SwapArea(int(rng.integers(0, 4000)))
     ops = _ops(rng, size)
     a, b = clone(node), clone(node)
     with reference():

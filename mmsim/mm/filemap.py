@@ -305,11 +305,14 @@ class AnonRegion(Mapping):
         cost = machine.cost
         lv = get_lruvec(node)
         res = self.pfn[idx]
-        hit = res >= 0
-        if hit.any():
-            pf = res[hit]
-            lv.flags[pf] |= PG_young | (PG_dirty if write else 0)
-        miss = sorted_unique(idx[~hit])
+        if _none_resident(res):  # fast path: nothing present, all of idx faults
+            miss = _unique(idx)
+        else:
+            hit = res >= 0
+            if hit.any():
+                pf = res[hit]
+                lv.flags[pf] |= PG_young | (PG_dirty if write else 0)
+            miss = _unique(idx[~hit])
         if not miss.size:
             return 0
         pfns = yield from alloc_pages_task(node, int(miss.size), self.gfp, kind=FRAME_ANON)
@@ -355,7 +358,8 @@ def _none_resident(a: np.ndarray) -> bool:
     known that cheaply (longer than 4096 entries); callers then take their
     general path, which gives the same result.
     """
-    return _FAST_PATHS and a.tobytes() == _MINUS_ONE_BYTES[:a.nbytes]
+    return (_FAST_PATHS and a.nbytes <= len(_MINUS_ONE_BYTES)
+            and a.tobytes() == _MINUS_ONE_BYTES[:a.nbytes])
 
 
 def _unique(a: np.ndarray) -> np.ndarray:

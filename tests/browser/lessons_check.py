@@ -190,7 +190,8 @@ def check_lesson(lp: LessonPage, shots: Path, stem: str, required: tuple[str, ..
             continue
         view, label = found[name]
         _move_and_check(lp, lp.refresh(view), name, label, rep, exact_png)
-        _shoot(lp, view, shots / f"{stem}-after-{name}.png", rep)
+        safe = re.sub(r"[^\w.-]+", "_", name).strip("_")  # labels like "rate (MiB/s)"
+        _shoot(lp, view, shots / f"{stem}-after-{safe}.png", rep)
 
     body_problems = lp.widget_problems()
     assert not body_problems, f"{lp.rel}: widget errors after moving controls: {body_problems}"

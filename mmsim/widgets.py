@@ -293,7 +293,9 @@ def _canvas_class() -> Any:
     """
     global _CANVAS_CLASS
     if _CANVAS_CLASS is None:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        renderer_class = _renderer_class()
 
         class SharedRendererCanvasAgg(FigureCanvasAgg):
             def get_renderer(self) -> Any:
@@ -301,7 +303,7 @@ def _canvas_class() -> Any:
                 key = w, h, self.figure.dpi
                 renderer = _RENDERERS.get(key)
                 if renderer is None:
-                    renderer = _RENDERERS[key] = RendererAgg(w, h, self.figure.dpi)
+                    renderer = _RENDERERS[key] = renderer_class(w, h, self.figure.dpi)
                     while len(_RENDERERS) > 8:
                         _RENDERERS.popitem(last=False)
                 else:
@@ -312,6 +314,88 @@ def _canvas_class() -> Any:
 
         _CANVAS_CLASS = SharedRendererCanvasAgg
     return _CANVAS_CLASS
+
+
+#: rendered glyph bitmaps by (font, size, dpi, glyph, flags, mode, matrix, subpixel offset)
+_GLYPHS: dict = {}
+
+
+def _renderer_class() -> Any:
+    """``RendererAgg``, with glyph bitmaps cached on matplotlib 3.11.
+
+    Matplotlib 3.11 draws text glyph by glyph: for each one it sets the font
+    size, builds the same rotation matrix with numpy, and has FreeType render
+    the glyph at its exact position. FreeType hints before it transforms, and
+    a shift by whole pixels moves the bitmap without changing it, so a glyph's
+    bitmap depends only on the font, size, dpi, glyph, flags, render mode,
+    matrix and the sub-pixel part of its position. This renderer keeps the
+    bitmaps by those keys and draws them at the same pixels (all lesson-panel
+    figures were checked byte for byte against the plain renderer). Other
+    matplotlib versions get the plain renderer.
+    """
+    import matplotlib as mpl
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    if not (mpl.__version__.startswith("3.11.")
+            and hasattr(RendererAgg, "_draw_text_glyphs_and_boxes")):
+        return RendererAgg
+    import math
+
+    import numpy as np
+    from matplotlib.backends.backend_agg import get_hinting_flag
+    from matplotlib.ft2font import RenderMode
+
+    class GlyphCachingRendererAgg(RendererAgg):
+        def _draw_text_glyphs_and_boxes(self, gc: Any, x: float, y: float, angle: float,
+                                        glyphs: Any, boxes: Any) -> None:
+            # RendererAgg._draw_text_glyphs_and_boxes with the bitmaps cached (see above)
+            cos = math.cos(math.radians(angle))
+            sin = math.sin(math.radians(angle))
+            load_flags = get_hinting_flag()
+            antialiased = gc.get_antialiased()
+            mode = RenderMode.NORMAL if antialiased else RenderMode.MONO
+            height = self.height
+            dpi = self.dpi
+            draw = self._renderer.draw_text_image
+            cache = _GLYPHS
+            if len(cache) > 50_000:
+                cache.clear()
+            matrices: dict = {}
+            sized: dict = {}  # font -> size set here (only renders need it set)
+            last: dict = {}  # font -> size of its last glyph (the size it is left at)
+            for font, size, glyph_index, slant, extend, dx, dy in glyphs:  # dy is upwards.
+                m = matrices.get((extend, slant))
+                if m is None:
+                    m = matrices[(extend, slant)] = (
+                        0x10000 * np.array([[cos, -sin], [sin, cos]])
+                        @ [[extend, extend * slant], [0, 1]]).round().astype(int)
+                px = round(0x40 * (x + dx * cos - dy * sin))
+                py = round(0x40 * (height - y + dx * sin + dy * cos))  # FreeType's y is up
+                key = (font, size, dpi, glyph_index, load_flags, mode, m.tobytes(),
+                       px & 0x3f, py & 0x3f)
+                last[font] = size
+                hit = cache.get(key)
+                if hit is None:
+                    if sized.get(font) != size:
+                        font.set_size(size, dpi)
+                        sized[font] = size
+                    font._set_transform(m, [px & 0x3f, py & 0x3f])
+                    bitmap = font._render_glyph(glyph_index, load_flags, mode)
+                    buffer = bitmap.buffer
+                    if not antialiased:
+                        buffer = buffer * 0xff
+                    hit = cache[key] = (buffer, bitmap.left, bitmap.top)
+                buffer, left, top = hit
+                # draw_text_image's y is downwards & the bitmap bottom side.
+                draw(buffer, left + (px >> 6), int(height) - (top + (py >> 6)) + buffer.shape[0],
+                     0, gc)
+            for font, size in last.items():  # fonts end at their last glyph's size
+                if sized.get(font) != size:
+                    font.set_size(size, dpi)
+            if boxes:
+                super()._draw_text_glyphs_and_boxes(gc, x, y, angle, iter(()), boxes)
+
+    return GlyphCachingRendererAgg
 
 
 def _display(out: PanelOutput, display: Callable[[Any], None]) -> None:

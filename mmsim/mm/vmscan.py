@@ -445,6 +445,8 @@ def shrink_page_list(pgdat: Node, lv: Lruvec, pfns: np.ndarray, sc: ScanControl,
             n_anon = int(np.count_nonzero(write & is_anon))
             if n_anon:
                 _count(machine, "pswpout", n_anon)
+            if nw > n_anon:  # clear_page_dirty_for_io: the file pages leave NR_FILE_DIRTY
+                _node_stat_add(pgdat, "nr_dirty", n_anon - nw)
             sc.cost_ns += nw * cost.writepage_ns
             dev = getattr(machine, "blockdev", None)
             if dev is not None:

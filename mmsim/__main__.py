@@ -1,5 +1,7 @@
-"""``python -m mmsim``: the same as the ``mmsim`` command (see :mod:`mmsim.cli`)."""
+"""``python -m mmsim``: the same command as the ``mmsim`` script."""
+
+import sys
 
 from mmsim.cli import main
 
-raise SystemExit(main())
+sys.exit(main())

@@ -349,7 +349,7 @@ class Scheduler:
                 task._timeout_expire = None
                 task.state = TASK_RUNNING
                 value = 0
-            # _step(task, value)
+            # step the task: resume its generator with value
             self.current = task
             gen = task.gen
             assert gen is not None
@@ -385,22 +385,6 @@ class Scheduler:
                 self.after_step()
         if t_ns > self.now_ns:
             self.now_ns = t_ns
-
-    def _step(self, task: Task, value: Any) -> None:
-        self.current = task
-        gen = task.gen
-        assert gen is not None
-        try:
-            cmd = gen.send(value)
-        except StopIteration as stop:
-            task.state = TASK_DEAD
-            task.result = stop.value
-            for wq in list(task.waitqueues):
-                finish_wait(wq, task)
-            return
-        finally:
-            self.current = None
-        self._dispatch(task, cmd)
 
     def _dispatch(self, task: Task, cmd: Any) -> None:
         if cmd is None:

@@ -13,16 +13,16 @@ References); where none was found the figure is a provisional round number:
 =========================  =========  ==================================  ===========
 cost                       default    published figure                    status
 =========================  =========  ==================================  ===========
-``lru_scan_ns``            150 ns     together 360-560 ns per clean       too slow,
-``reclaim_clean_ns``       1100 ns    page-cache page scanned and freed   see below
+``lru_scan_ns``            100 ns     together 360-560 ns per clean       consistent
+``reclaim_clean_ns``       350 ns     page-cache page scanned and freed
                                       by kswapd, 2 GHz Skylake-SP [1]_
 ``reclaim_anon_ns``        2500 ns    none (one INVLPG is 200+ cycles     provisional
                                       [2]_)
 ``writepage_ns``           4000 ns    none                                provisional
 ``io_bandwidth``           1 GiB/s    none for 4 KiB writeback            provisional
 ``io_latency_ns``          100 µs     none                                provisional
-``alloc_page_ns``          100 ns     ~40 ns alloc+free [3]_; 42-87 ns    about 2x
-                                      alloc alone (125-260 cycles) [4]_   high
+``alloc_page_ns``          50 ns      ~40 ns alloc+free [3]_; 42-87 ns    consistent
+                                      alloc alone (125-260 cycles) [4]_
 ``zero_page_ns``           250 ns     190-350 ns [5]_                     consistent
 ``read_page_ns``           300 ns     1.35-2.6 µs together, read          consistent
 ``readahead_page_ns``      1000 ns    through the page cache [1]_
@@ -45,18 +45,20 @@ CPU side of reading one page into the cache (device time is not charged);
 ``migrate_page_ns`` unmap, copy and remap of one page; ``slab_object_ns`` one
 object scanned by a shrinker.
 
-**Known gap.** The clean-reclaim default (1250 ns per page, about 800 k pages/s
-or 3 GiB/s per core) is 2.2-3.5x slower than the one published kswapd
-measurement [1]_, and ``alloc_page_ns`` about twice the allocator
-microbenchmarks [3]_ [4]_. They are kept for now because every lesson's stored
-numbers and the real-kernel replay's CPU factor (``mmsim.realrun``) were worked
-out on them; moving them is one change together with a rebuild of the lessons.
-Until then a faster core is ``CostModel(lru_scan_ns=100, reclaim_clean_ns=400,
-alloc_page_ns=50)``.
+**Earlier defaults.** mmsim first charged clean reclaim 1250 ns a
+page (``lru_scan_ns`` 150 + ``reclaim_clean_ns`` 1100), 2.2-3.5x slower than the
+one published kswapd measurement [1]_, and ``alloc_page_ns`` was 100 ns, about
+twice the allocator microbenchmarks [3]_ [4]_. They are now 100 + 350 = 450 ns a
+clean page (about 2.2 M pages/s, 8.5 GiB/s per core, inside the published band)
+and 50 ns a page taken off the per-cpu lists. The lessons' stored numbers and the
+real-kernel replay's CPU factor (``mmsim.realrun.EMULATED_CPU_FACTOR``) were
+worked out again on them. The costs of anonymous reclaim, ``writepage``, I/O
+and slab shrinking stay provisional: no published figure for them was found.
 
-All of them can be overridden: ``CostModel(reclaim_clean_ns=3000)`` makes reclaim
-three times slower, which is what an older or emulated CPU looks like (the
-shared real-kernel recording ran on an emulated CPU roughly 10x slower).
+All of them can be overridden, one by one (``CostModel(reclaim_clean_ns=1100)``)
+or together: ``CostModel().scaled(3)`` makes every CPU cost three times higher,
+which is what an older or emulated CPU looks like (the shared real-kernel
+recording ran on an emulated CPU roughly 30x slower; see ``mmsim.realrun``).
 
 Simplifications
 ---------------
@@ -95,13 +97,13 @@ from dataclasses import asdict, dataclass, fields
 class CostModel:
     """Nanoseconds per unit of work (see the module docstring for the defaults)."""
 
-    lru_scan_ns: int = 150
-    reclaim_clean_ns: int = 1100
+    lru_scan_ns: int = 100
+    reclaim_clean_ns: int = 350
     reclaim_anon_ns: int = 2500
     writepage_ns: int = 4000
     io_bandwidth: int = 1 << 30
     io_latency_ns: int = 100_000
-    alloc_page_ns: int = 100
+    alloc_page_ns: int = 50
     zero_page_ns: int = 250
     read_page_ns: int = 300
     readahead_page_ns: int = 1000

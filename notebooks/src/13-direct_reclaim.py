@@ -80,10 +80,12 @@ show_source(vmscan.allow_direct_reclaim)
 # %% [markdown]
 # ## Experiment: outrunning kswapd
 #
-# The box is one 128 MiB Normal zone, full of clean page cache at t = 0. Two readers stream a
-# file for 0.1 s. The simulated CPU is 10× slower than mmsim's default (like the emulated CPU of
-# the bundled real-kernel recording). At that speed kswapd reclaims about 310 MiB/s, and the
-# runs are cheap. Optionally, a network-like task allocates `GFP_ATOMIC` pages in 1 ms bursts.
+# The box is one 128 MiB Normal zone, full of clean page cache at t = 0. Eight readers stream a
+# file for 0.1 s, 16 pages per read. The simulated CPU is 32× slower than mmsim's default (like
+# the emulated CPU of the bundled real-kernel recording). At that speed kswapd reclaims at most
+# about 270 MiB/s, and the runs are cheap. It takes several readers to outrun it: reading a page
+# in costs a reader about twice the CPU that reclaiming it costs kswapd, so one reader alone gets
+# about 115 MiB/s. Optionally, a network-like task allocates `GFP_ATOMIC` pages in 1 ms bursts.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -92,11 +94,11 @@ lesson.table(((200, 4096, False), (400, 4096, False), (800, 4096, False),
 
 # %% [markdown]
 # * At **200 MiB/s** kswapd keeps up, and no one stalls.
-# * At **400 MiB/s** the readers outrun it and reclaim 32 pages at a time themselves: 33 stalls
-#   of about 0.65 ms each. They still get their 400 MiB/s.
-# * At **800 MiB/s** they stall 82 times and get only 525 MiB/s. Raising `min_free_kbytes` to
+# * At **400 MiB/s** the readers outrun it and reclaim 32 pages at a time themselves: 52 stalls
+#   of about 0.75 ms each. They still get their 400 MiB/s.
+# * At **800 MiB/s** they stall 202 times and get only 738 MiB/s. Raising `min_free_kbytes` to
 #   16384 widens the gaps between min, low and high, so kswapd starts earlier and reclaims more
-#   per run: fewer stalls (53), more throughput.
+#   per run: fewer stalls (149), more throughput.
 # * The atomic bursts dip below min (down to 3/8 of it). Only then can free fall to half the
 #   reserve, so readers entering direct reclaim are **throttled** (`pgscan_direct_throttle`).
 #   The bursts are unmovable, and their first fallbacks also *boost* the watermarks (lesson 09).

@@ -123,8 +123,8 @@ lesson.compare((0, 15000))
 print(lesson.excerpt(lesson.experiment(15000)))
 
 # %% [markdown]
-# Over the whole second, the boost of DMA32 (blue) jumps at each burst and is paid back about 2 ms
-# later. The red dots are the boost that `balance_pgdat` recorded at its start; they match the
+# Over the whole second, the boost of DMA32 (blue) jumps at each burst and is paid back less than
+# a millisecond later. The red dots are the boost that `balance_pgdat` recorded at its start; they match the
 # curve rebuilt from the trace. The lower plot counts fragmenting steals with the boost (blue)
 # and without it (grey), and shows the pages kswapd reclaimed (dotted):
 

@@ -97,7 +97,7 @@ r = lesson.run_situation("THP fault, defrag=defer")
 print(lesson.ftrace_for(r))
 
 # %% [markdown]
-# After its pass kcompactd is back in its wait at 0.252 s; the run goes on until 0.5 s and
+# After its pass kcompactd is back in its wait at 0.251 s; the run goes on until 0.5 s and
 # nothing wakes it again — there is no periodic activity in v5.0.
 
 # %%

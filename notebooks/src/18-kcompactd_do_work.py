@@ -74,17 +74,21 @@ show_source(compaction.kcompactd_do_work)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-res = lesson.scenario_run(seconds=1.2)
+res = lesson.scenario_run(seconds=1.8)
 print("\n".join(lesson.kcompactd_log(res)))
 
 # %% [markdown]
-# Read it pass by pass. kswapd asks for classzone `Movable` (the highest zone a
-# `GFP_HIGHUSER_MOVABLE` request may use), but the pass runs for `DMA32`: with no request
-# pending the field holds `nr_zones − 1` = DMA32, and `wakeup_kcompactd` keeps the *lower*
-# value. DMA is skipped (too little free memory). DMA32 is checked twice — once by the loop,
-# once inside `compact_zone`. Two successes (each only raises `order_failed` to 10), then a
-# pass that starts from the cached migrate position (`0x2f00`, past blocks that got their skip
-# bit) and ends `partial_skipped`: drain and `defer_compaction` (shift 1, `order_failed` 9).
+# Read it pass by pass. The requests at 0.5, 0.75 and 1.25 s wake no pass: kswapd's reclaim had
+# left a free order-9 block in DMA32, so `compaction_suitable` said SUCCESS and
+# `wakeup_kcompactd` did not wake the thread. kswapd asks for classzone `Movable` (the highest
+# zone a `GFP_HIGHUSER_MOVABLE` request may use), but the passes run for `DMA32`: with no
+# request pending the field holds `nr_zones − 1` = DMA32, and `wakeup_kcompactd` keeps the
+# *lower* value. DMA is skipped (too little free memory). DMA32 is checked twice — once by the
+# loop, once inside `compact_zone`. The pass at 1.0 s runs until the two scanners meet without
+# building an order-9 block (`complete`): drain and `defer_compaction` (shift 1, limit 2;
+# `order_failed` stays 0, as no success has raised it yet). The pass at 1.5 s counts a wake-up
+# but `compaction_deferred` skips DMA32 (considered 1 of 2). At 1.75 s the zone is tried again,
+# the pass ends `complete` after 52 µs, and the back-off doubles (limit 4).
 
 # %%
 # NBVAL_CHECK_OUTPUT

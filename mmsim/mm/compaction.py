@@ -445,6 +445,10 @@ def suitable_migration_target(cc: CompactControl, pfn: int) -> bool:
     return node.get_pageblock_migratetype(pfn) in (MIGRATE_MOVABLE, MIGRATE_CMA)
 
 
+#: order bytes of blocks without tails: 0 and NOT_BUDDY (for ``bytearray.translate``)
+_NO_TAILS = bytes([0, NOT_BUDDY])
+
+
 def _skip_cover(node: Node, lo: int, hi: int) -> np.ndarray:
     """Frames of ``[lo, hi)`` that a scanner jumps over (tails of free / compound blocks).
 
@@ -453,6 +457,9 @@ def _skip_cover(node: Node, lo: int, hi: int) -> np.ndarray:
     """
     base = node.node_start_pfn
     n = hi - lo
+    if _FAST_PATHS and not node._buddy_order[lo - base:hi - base].translate(None, _NO_TAILS) \
+            and not node._head_order[lo - base:hi - base].translate(None, _NO_TAILS):
+        return np.zeros(n, dtype=bool)  # only order-0 heads and non-heads: nothing to jump
     starts = []
     ends = []
     for arr in (node.buddy_order, node.head_order):
@@ -814,7 +821,10 @@ def isolate_freepages_block(cc: CompactControl, start_pfn: int, end_pfn: int) ->
     isolated_blocks: list[tuple[int, int]] = []
     bo_seg = node.buddy_order[lo:hi]
     ho_seg = node.head_order[lo:hi]
-    comp = np.flatnonzero((ho_seg != NOT_BUDDY) & (ho_seg > 0))
+    if _FAST_PATHS and not node._head_order[lo:hi].translate(None, _NO_TAILS):
+        comp = _EMPTY  # no compound page heads here
+    else:
+        comp = np.flatnonzero((ho_seg != NOT_BUDDY) & (ho_seg > 0))
     heads = np.flatnonzero(bo_seg != NOT_BUDDY)
     if comp.size:  # free blocks can't sit inside a compound page; keep order of the walk
         heads = heads[~_inside(comp, ho_seg[comp], heads)]
@@ -929,14 +939,18 @@ def isolate_freepages(cc: CompactControl) -> None:
     if blocks:
         node = zone.node
         base = node.node_start_pfn
-        if all(o == 0 for _, o in blocks):
-            pages = np.fromiter((p for p, _ in blocks), dtype=np.int64, count=len(blocks))
-        else:
-            pages = np.concatenate([np.arange(p, p + (1 << o), dtype=np.int64)
-                                    for p, o in blocks])
-        node.head_order[pages - base] = 0
+        ho = node._head_order
+        pages: list[int] = []
+        for p, o in blocks:
+            if o:
+                ho[p - base:p - base + (1 << o)] = bytes(1 << o)
+                pages.extend(range(p, p + (1 << o)))
+            else:
+                ho[p - base] = 0
+                pages.append(p)
         # compaction_alloc pops from the front of a list built by list_add: newest first
-        cc.freepages = pages[::-1].tolist() + cc.freepages
+        pages.reverse()
+        cc.freepages = pages + cc.freepages
     cc.free_pfn = isolate_start_pfn
 
 

@@ -250,6 +250,15 @@ class Lruvec:
         if not pfns.size:
             return
         lrus = self.lru[pfns]
+        if _FAST_PATHS:  # pages of one list (the usual case): no grouping
+            lb = lrus.tobytes()
+            l0 = lb[0]
+            if l0 != NO_LRU and lb.count(l0) == len(lb):
+                self._count(pfns, l0, -1)
+                self._maybe_compact(l0)
+                self.stamp[pfns] = -1
+                self.lru[pfns] = NO_LRU
+                return
         if (lrus == NO_LRU).any():
             bad = int(pfns[lrus == NO_LRU][0])
             raise ValueError(f"pfn {bad} is not on an LRU list")

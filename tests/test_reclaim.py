@@ -453,6 +453,37 @@ def test_direct_reclaim_counts_allocstall_movable_and_pgscan_pgsteal_direct():
     assert zone.nr_free_pages == 220
 
 
+
+def test_direct_reclaim_runs_with_pf_memalloc_and_restores_it(monkeypatch):
+    # __perform_reclaim: memalloc_noreclaim_save() around try_to_free_pages, then restore
+    from mmsim.kthread import PF_MEMALLOC
+    from mmsim.mm import vmscan
+
+    node = small_node()
+    seen = []
+    real = vmscan.try_to_free_pages
+
+    def spy(*args, **kwargs):
+        seen.append(bool(sim.sched.current.flags & PF_MEMALLOC))
+        return (yield from real(*args, **kwargs))
+
+    monkeypatch.setattr(vmscan, "try_to_free_pages", spy)
+    after = []
+
+    def steps(sim):
+        f = FileMapping(sim.node, 100_000, name="f")
+        yield Sleep(120 * MS)
+        yield from f.read(range(3926))
+        yield Sleep(28 * MS)
+        yield from f.read(range(3926, 3988))  # falls into direct reclaim (test above)
+        after.append(bool(sim.sched.current.flags & PF_MEMALLOC))
+
+    sim = Simulation(node, [Script(fn=steps, name="reader")], seed=0, cost=ZERO_COST)
+    sim.run(0.5)
+    assert seen == [True]
+    assert after == [False]
+    assert node.machine.vm_events["allocstall_movable"] == 1
+
 def test_direct_reclaim_takes_a_refault_snapshot():
     """do_try_to_free_pages ends with snapshot_refaults() for the node (L3061)."""
     node = small_node()

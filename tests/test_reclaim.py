@@ -24,7 +24,7 @@ from mmsim.kthread import PF_KSWAPD, Scheduler, Sleep, Task
 from mmsim.mm import gfp as G
 from mmsim.mm import vmscan
 from mmsim.mm.filemap import AnonRegion, FileMapping
-from mmsim.mm.mmzone import FRAME_FREE
+from mmsim.mm.mmzone import FRAME_ANON, FRAME_FREE
 from mmsim.mm.page_alloc import ALLOC_NO_WATERMARKS, alloc_pages_bulk, free_pages_bulk
 from mmsim.mm.slowpath import alloc_pages_task, gfp_to_alloc_flags
 from mmsim.mm.swap import (
@@ -606,6 +606,11 @@ def test_oom_kills_the_failing_task_and_the_run_goes_on():
     # the allocation that failed held nothing afterwards: the chunk's pages went back
     assert node.nr_free_pages >= node.zone("Normal").min_wmark_pages
     assert np.count_nonzero(node.state == FRAME_FREE) == node.nr_free_pages
+    # and the victim's address space went with it (exit_mmap): no anonymous page is left,
+    # the hog's memory is free again
+    assert np.count_nonzero(node.state == FRAME_ANON) == 0
+    hog_rows = res.vmstat[res.vmstat.oom_kill > 0]
+    assert hog_rows.nr_free_pages.iloc[0] > res.vmstat.nr_free_pages.iloc[0] - 64
 
 
 def test_oom_victim_frees_its_partial_allocation():

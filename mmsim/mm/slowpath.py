@@ -28,7 +28,10 @@ Simplifications
 * No cpusets, no ``__GFP_THISNODE``/NUMA policies, no ``__GFP_NOFAIL`` loop
   beyond the OOM killer, no memcg charging.
 * The OOM killer kills the allocating task itself (the memory hog in a
-  simulation is usually the allocator) and records ``oom_kill``.
+  simulation is usually the allocator; v5.0 picks the task with the highest
+  ``oom_badness``) and records ``oom_kill``. A simulation then frees the
+  victim's anonymous memory at once (``exit_mmap``, what the OOM reaper
+  hurries along); no ``oom_reaper`` thread or reaping tracepoints.
 """
 
 from __future__ import annotations

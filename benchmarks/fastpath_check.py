@@ -131,7 +131,7 @@ Check = Callable[[np.random.Generator], tuple[bool, str]]
 #: modules whose fast paths are switched off by setting their ``_FAST_PATHS`` to False
 #: (the reference: the readable code)
 FAST_PATH_MODULES = ("mmsim.mm.page_alloc", "mmsim.mm.swap", "mmsim.mm.filemap",
-                     "mmsim.mm.vmscan", "mmsim.mm.slowpath")
+                     "mmsim.mm.vmscan", "mmsim.mm.slowpath", "mmsim.mm.compaction")
 
 
 @contextlib.contextmanager
@@ -388,12 +388,72 @@ def check_read_reclaim(rng: np.random.Generator) -> tuple[bool, str]:
     return not d and repr(ra) == repr(rb), f"{len(ops)} ops: {d} results equal: {ra == rb}"
 
 
+def check_free_order0(rng: np.random.Generator) -> tuple[bool, str]:
+    """free_order0_pages (pcp fast path) vs free_pages one page at a time."""
+    from mmsim.mm import page_alloc as PA
+
+    node, held = random_node(rng)
+    if not held:
+        return True, ""
+    n = int(rng.integers(1, min(len(held), 600) + 1))
+    pick = [int(p) for p in rng.choice(held, n, replace=False)]
+    if rng.random() < 0.1:  # a bad pfn in the middle: both raise at it
+        pick.insert(int(rng.integers(0, n)), pick[0])
+    cpu = int(rng.integers(0, node.machine.nr_cpus))
+    a, b = clone(node), clone(node)
+    errs = []
+    for nd, ref in ((a, True), (b, False)):
+        try:
+            if ref:
+                with reference():
+                    PA.free_order0_pages(nd, pick, cpu)
+            else:
+                PA.free_order0_pages(nd, pick, cpu)
+            errs.append(None)
+        except ValueError as e:
+            errs.append(str(e))
+    d = diff(snapshot(a), snapshot(b))
+    return not d and errs[0] == errs[1], f"{n} pages: {d} {errs}"
+
+
+def check_compaction(rng: np.random.Generator) -> tuple[bool, str]:
+    """compact_zone (fast free-scanner walk) vs the readable per-block loop."""
+    from mmsim.mm import compaction as C
+    from mmsim.mm.gfp import GFP_KERNEL
+
+    node, _lv = random_lru_node(rng)
+    zones = [z for z in node.zones if z.managed_pages]
+    zi = int(rng.integers(0, len(zones)))
+    order = int(rng.choice([-1, -1, 1, 3, 9, 10]))
+    mode = int(rng.choice([C.MIGRATE_ASYNC, C.MIGRATE_SYNC_LIGHT, C.MIGRATE_SYNC]))
+    direct = bool(rng.integers(0, 2)) and order > 0
+    whole = bool(rng.integers(0, 2))
+    out = []
+    a, b = clone(node), clone(node)
+    for nd, ref in ((a, True), (b, False)):
+        zone = nd.zones[zones[zi].idx]
+        cc = C.CompactControl(order, GFP_KERNEL, mode, classzone_idx=zone.idx,
+                              whole_zone=whole or order == -1, ignore_skip_hint=order == -1)
+        cc.direct_compaction = direct
+        if ref:
+            with reference():
+                r = C.run_compact_zone(zone, cc)
+        else:
+            r = C.run_compact_zone(zone, cc)
+        out.append((r, cc.migrate_pfn, cc.free_pfn, cc.total_migrate_scanned,
+                    cc.total_free_scanned))
+    d = diff(snapshot(a), snapshot(b))
+    return not d and out[0] == out[1], f"order {order} mode {mode}: {d} {out}"
+
+
 CHECKS: dict[str, Check] = {
     "free_runs": check_free_runs,
     "free_bulk": check_free_bulk,
     "take_tail": check_take_tail,
     "alloc_bulk": check_alloc_bulk,
     "read_reclaim": check_read_reclaim,
+    "free_order0": check_free_order0,
+    "compaction": check_compaction,
 }
 
 

@@ -139,7 +139,10 @@ class Simulation:
         try:
             yield from w.task(self, rng)
         except OutOfMemory as exc:
+            from mmsim.mm.filemap import exit_mmap
+
             self.oom_killed.append(f"{w.name or type(w).__name__}: {exc}")
+            exit_mmap(self.node.machine, self.sched.current)  # the victim's memory comes back
 
     def _sampler(self) -> Any:
         while True:

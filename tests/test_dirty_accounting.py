@@ -47,3 +47,40 @@ def test_nr_dirty_matches_dirty_file_frames_through_reclaim_writeback() -> None:
         [s for s in seen if s[0] != s[1]][:3]
     assert node.node_stat["nr_dirty"] == _dirty_file_frames(node)
     assert 0 <= node.node_stat["nr_dirty"] <= sum(z.managed_pages for z in node.zones)
+
+
+def _pages_under_reclaim_writeback(n: int):
+    """``n`` page-cache pages of one file on the inactive file list, each under writeback
+    that reclaim started (PG_writeback | PG_reclaim), as pageout leaves them."""
+    from mmsim.mm.page_alloc import ALLOC_NO_WATERMARKS, alloc_pages_bulk
+    from mmsim.mm.swap import LRU_INACTIVE_FILE, PG_reclaim, PG_writeback, lru_cache_add
+
+    node = Node.build(zones={"Normal": "16MiB"})
+    pfns = np.sort(alloc_pages_bulk(node, n, "GFP_HIGHUSER_MOVABLE", kind="file",
+                                    alloc_flags=ALLOC_NO_WATERMARKS))
+    f = FileMapping(node, n, name="f")
+    f._adopt(pfns, f._check(np.arange(n)))
+    lru_cache_add(node, pfns, LRU_INACTIVE_FILE)  # head: the last pfn ends up first
+    get_lruvec(node).flags[pfns] |= PG_writeback | PG_reclaim
+    node.node_stat["nr_writeback"] = n
+    return node, pfns
+
+
+def test_end_page_writeback_rotates_clean_pages_only() -> None:
+    # rotate_reclaimable_page moves a page reclaim wanted to the inactive tail when its
+    # writeback ends - unless it was dirtied again meanwhile (!PageDirty in v5.0)
+    from mmsim.mm.page_io import end_page_writeback
+    from mmsim.mm.swap import LRU_INACTIVE_FILE, PG_reclaim, PG_writeback
+
+    node, pfns = _pages_under_reclaim_writeback(4)
+    lv = get_lruvec(node)
+    lv.flags[pfns[1]] |= PG_dirty  # written again while under writeback
+    tail_before = lv.peek_tail(LRU_INACTIVE_FILE, 4).tolist()
+    assert tail_before == pfns.tolist()  # oldest (first added) at the tail
+    end_page_writeback(node, pfns)
+    assert node.machine.vm_events["pgrotated"] == 3
+    # the three clean pages went to the tail one after another (list_move_tail: the last
+    # one moved is the new tail); the redirtied one stayed where it was, now nearest the head
+    assert lv.peek_tail(LRU_INACTIVE_FILE, 4).tolist() == [pfns[3], pfns[2], pfns[0], pfns[1]]
+    assert not (lv.flags[pfns] & (PG_writeback | PG_reclaim)).any()
+    assert node.node_stat["nr_writeback"] == 0

@@ -24,7 +24,7 @@ from mmsim.kthread import PF_KSWAPD, Scheduler, Sleep, Task
 from mmsim.mm import gfp as G
 from mmsim.mm import vmscan
 from mmsim.mm.filemap import AnonRegion, FileMapping
-from mmsim.mm.mmzone import FRAME_FREE
+from mmsim.mm.mmzone import FRAME_ANON, FRAME_FREE
 from mmsim.mm.page_alloc import ALLOC_NO_WATERMARKS, alloc_pages_bulk, free_pages_bulk
 from mmsim.mm.slowpath import alloc_pages_task, gfp_to_alloc_flags
 from mmsim.mm.swap import (
@@ -453,6 +453,37 @@ def test_direct_reclaim_counts_allocstall_movable_and_pgscan_pgsteal_direct():
     assert zone.nr_free_pages == 220
 
 
+
+def test_direct_reclaim_runs_with_pf_memalloc_and_restores_it(monkeypatch):
+    # __perform_reclaim: memalloc_noreclaim_save() around try_to_free_pages, then restore
+    from mmsim.kthread import PF_MEMALLOC
+    from mmsim.mm import vmscan
+
+    node = small_node()
+    seen = []
+    real = vmscan.try_to_free_pages
+
+    def spy(*args, **kwargs):
+        seen.append(bool(sim.sched.current.flags & PF_MEMALLOC))
+        return (yield from real(*args, **kwargs))
+
+    monkeypatch.setattr(vmscan, "try_to_free_pages", spy)
+    after = []
+
+    def steps(sim):
+        f = FileMapping(sim.node, 100_000, name="f")
+        yield Sleep(120 * MS)
+        yield from f.read(range(3926))
+        yield Sleep(28 * MS)
+        yield from f.read(range(3926, 3988))  # falls into direct reclaim (test above)
+        after.append(bool(sim.sched.current.flags & PF_MEMALLOC))
+
+    sim = Simulation(node, [Script(fn=steps, name="reader")], seed=0, cost=ZERO_COST)
+    sim.run(0.5)
+    assert seen == [True]
+    assert after == [False]
+    assert node.machine.vm_events["allocstall_movable"] == 1
+
 def test_direct_reclaim_takes_a_refault_snapshot():
     """do_try_to_free_pages ends with snapshot_refaults() for the node (L3061)."""
     node = small_node()
@@ -575,6 +606,11 @@ def test_oom_kills_the_failing_task_and_the_run_goes_on():
     # the allocation that failed held nothing afterwards: the chunk's pages went back
     assert node.nr_free_pages >= node.zone("Normal").min_wmark_pages
     assert np.count_nonzero(node.state == FRAME_FREE) == node.nr_free_pages
+    # and the victim's address space went with it (exit_mmap): no anonymous page is left,
+    # the hog's memory is free again
+    assert np.count_nonzero(node.state == FRAME_ANON) == 0
+    hog_rows = res.vmstat[res.vmstat.oom_kill > 0]
+    assert hog_rows.nr_free_pages.iloc[0] > res.vmstat.nr_free_pages.iloc[0] - 64
 
 
 def test_oom_victim_frees_its_partial_allocation():

@@ -54,6 +54,7 @@ from mmsim.mm.mmzone import (
     MIGRATE_HIGHATOMIC,
     MIGRATE_ISOLATE,
     MIGRATE_MOVABLE,
+    NIL,
     NOT_BUDDY,
     PAGE_ALLOC_COSTLY_ORDER,
     pageblock_nr_pages,
@@ -97,6 +98,10 @@ COMPACT_PRIO_ASYNC = 2
 INIT_COMPACT_PRIORITY = COMPACT_PRIO_ASYNC
 
 COMPACT_MAX_DEFER_SHIFT = 6
+
+#: the fast paths beside the readable code (same results; benchmarks/fastpath_check.py
+#: sets it False for its reference)
+_FAST_PATHS = True
 
 
 def compact_gap(order: int) -> int:
@@ -440,6 +445,10 @@ def suitable_migration_target(cc: CompactControl, pfn: int) -> bool:
     return node.get_pageblock_migratetype(pfn) in (MIGRATE_MOVABLE, MIGRATE_CMA)
 
 
+#: order bytes of blocks without tails: 0 and NOT_BUDDY (for ``bytearray.translate``)
+_NO_TAILS = bytes([0, NOT_BUDDY])
+
+
 def _skip_cover(node: Node, lo: int, hi: int) -> np.ndarray:
     """Frames of ``[lo, hi)`` that a scanner jumps over (tails of free / compound blocks).
 
@@ -448,6 +457,9 @@ def _skip_cover(node: Node, lo: int, hi: int) -> np.ndarray:
     """
     base = node.node_start_pfn
     n = hi - lo
+    if _FAST_PATHS and not node._buddy_order[lo - base:hi - base].translate(None, _NO_TAILS) \
+            and not node._head_order[lo - base:hi - base].translate(None, _NO_TAILS):
+        return np.zeros(n, dtype=bool)  # only order-0 heads and non-heads: nothing to jump
     starts = []
     ends = []
     for arr in (node.buddy_order, node.head_order):
@@ -716,6 +728,79 @@ def _take_free_block(zone: Zone, pfn: int, order: int) -> int:
     return 1 << order
 
 
+def _take_heads(cc: CompactControl, zone: Zone, start_pfn: int, heads: list[int], n: int,
+                taken: list[tuple[int, int]]) -> tuple[int, int, int]:
+    """The free walk's loop once every watermark check is known to pass.
+
+    For each free block at ``start_pfn + h`` (``h`` in ``heads``, in walk
+    order) :func:`_take_free_block`, until ``cc.nr_freepages`` reaches
+    ``cc.nr_migratepages``; blocks below ``pageblock_order - 1`` are unlinked
+    here on local variables (``del_from_free_area`` written out). Appends
+    ``(h, order)`` to ``taken``; returns ``(pages isolated, tail pages jumped
+    over, offset where the walk stopped)``.
+    """
+    node = zone.node
+    base = node.node_start_pfn
+    lo = start_pfn - base
+    bo = node._buddy_order
+    bmt = node._buddy_mt
+    nxt = node._nxt
+    prv = node._prv
+    pb_mt = node._pageblock_mt
+    pb_base = node.pb_base
+    head = zone._head
+    tail_ = zone._tail
+    nr_list = zone._nr_list
+    nr_free = zone._nr_free
+    nil = NIL
+    not_buddy = NOT_BUDDY
+    big = pageblock_order - 1
+    want = cc.nr_migratepages
+    got = cc.nr_freepages
+    total = 0
+    jumped = 0
+    stop = n
+    nr_free_pages = 0
+    cma = 0
+    for h in heads:
+        i = lo + h
+        order = bo[i]
+        if order >= big:
+            size = _take_free_block(zone, start_pfn + h, order)
+        else:
+            size = 1 << order
+            if pb_mt[((start_pfn + h) >> pageblock_order) - pb_base] != MIGRATE_ISOLATE:
+                nr_free_pages += size
+            mt = bmt[i]
+            key = (order << 3) | mt
+            n_, p_ = nxt[i], prv[i]
+            if p_ == nil:
+                head[key] = n_
+            else:
+                nxt[p_ - base] = n_
+            if n_ == nil:
+                tail_[key] = p_
+            else:
+                prv[n_ - base] = p_
+            bo[i] = not_buddy
+            nr_list[key] -= 1
+            nr_free[order] -= 1
+            if mt == MIGRATE_CMA:
+                cma += size
+        taken.append((h, order))
+        total += size
+        if order:
+            jumped += min(h + size, n) - h - 1
+        got += size
+        if want <= got:
+            stop = h + size
+            break
+    zone.nr_free_pages -= nr_free_pages
+    zone.nr_free_cma -= cma
+    cc.nr_freepages = got
+    return total, jumped, stop
+
+
 def isolate_freepages_block(cc: CompactControl, start_pfn: int, end_pfn: int) -> int:
     """Grab free blocks in ``[start_pfn, end_pfn)`` until there are enough targets (L434-576).
 
@@ -736,7 +821,10 @@ def isolate_freepages_block(cc: CompactControl, start_pfn: int, end_pfn: int) ->
     isolated_blocks: list[tuple[int, int]] = []
     bo_seg = node.buddy_order[lo:hi]
     ho_seg = node.head_order[lo:hi]
-    comp = np.flatnonzero((ho_seg != NOT_BUDDY) & (ho_seg > 0))
+    if _FAST_PATHS and not node._head_order[lo:hi].translate(None, _NO_TAILS):
+        comp = _EMPTY  # no compound page heads here
+    else:
+        comp = np.flatnonzero((ho_seg != NOT_BUDDY) & (ho_seg > 0))
     heads = np.flatnonzero(bo_seg != NOT_BUDDY)
     if comp.size:  # free blocks can't sit inside a compound page; keep order of the walk
         heads = heads[~_inside(comp, ho_seg[comp], heads)]
@@ -747,23 +835,31 @@ def isolate_freepages_block(cc: CompactControl, start_pfn: int, end_pfn: int) ->
     bo = node._buddy_order
     want = cc.nr_migratepages
     heads_l = heads.tolist()
-    fast = _watermark_holds(cc, zone, lo, heads_l, want)
-    for h in heads_l:
-        order = bo[lo + h]
-        isolated = (_take_free_block(zone, start_pfn + h, order) if fast
-                    else __isolate_free_page(zone, start_pfn + h, order))
-        if not isolated:
-            stop = h  # break: blockpfn stays on this head, which was scanned
-            failed = True
-            break
-        isolated_blocks.append((h, order))
-        total_isolated += isolated
-        if order:
-            jumped += min(h + isolated, n) - h - 1
-        cc.nr_freepages += isolated
-        if want <= cc.nr_freepages:
-            stop = h + isolated
-            break
+    # every watermark check of the walk passes if it passes with the fewest free pages
+    # and the highest mark the walk can reach; else ask about this walk's own blocks
+    fast = (_FAST_PATHS and __zone_watermark_ok(
+        zone, 0, zone.min_wmark_pages + (1 << (MAX_ORDER - 1)), 0, ALLOC_CMA,
+        zone.nr_free_pages - want)) or _watermark_holds(cc, zone, lo, heads_l, want)
+    if fast and _FAST_PATHS:
+        total_isolated, jumped, stop = _take_heads(cc, zone, start_pfn, heads_l, n,
+                                                   isolated_blocks)
+    else:
+        for h in heads_l:
+            order = bo[lo + h]
+            isolated = (_take_free_block(zone, start_pfn + h, order) if fast
+                        else __isolate_free_page(zone, start_pfn + h, order))
+            if not isolated:
+                stop = h  # break: blockpfn stays on this head, which was scanned
+                failed = True
+                break
+            isolated_blocks.append((h, order))
+            total_isolated += isolated
+            if order:
+                jumped += min(h + isolated, n) - h - 1
+            cc.nr_freepages += isolated
+            if want <= cc.nr_freepages:
+                stop = h + isolated
+                break
     walked = min(stop, n)
     if comp.size:
         seen = comp[comp < walked]
@@ -776,15 +872,18 @@ def isolate_freepages_block(cc: CompactControl, start_pfn: int, end_pfn: int) ->
     if walked == n:  # only then is the skip hint updated
         valid = np.flatnonzero(node.state[lo:hi] != FRAME_HOLE)
         valid_page = start_pfn + int(valid[0]) if valid.size else None
-    isolated_blocks = [(start_pfn + h, o) for h, o in isolated_blocks]
     if isolated_blocks:
-        for bp, order in isolated_blocks:
-            size = 1 << order
-            b = bp - base
-            zone.nr_state[FRAME_FREE] -= size
-            zone.nr_state[FRAME_ISOLATED] += size
-            node.state[b:b + size] = FRAME_ISOLATED
-            cc.freepages_blocks.append((bp, order))
+        st = node._state
+        out = cc.freepages_blocks
+        for h, order in isolated_blocks:
+            b = lo + h
+            if order:
+                st[b:b + (1 << order)] = _ISOLATED_RUN[:1 << order]
+            else:
+                st[b] = FRAME_ISOLATED
+            out.append((start_pfn + h, order))
+        zone.nr_state[FRAME_FREE] -= total_isolated
+        zone.nr_state[FRAME_ISOLATED] += total_isolated
     tr = node.machine.tracer
     if tr is not None:
         tr("mm_compaction_isolate_freepages", start_pfn=start_pfn, end_pfn=pfn,
@@ -796,6 +895,10 @@ def isolate_freepages_block(cc: CompactControl, start_pfn: int, end_pfn: int) ->
     if total_isolated:
         node.machine.vm_events["compact_isolated"] += total_isolated
     return pfn
+
+
+#: a run of FRAME_ISOLATED bytes as long as the largest block, for slice assignment
+_ISOLATED_RUN = bytes([FRAME_ISOLATED]) * (1 << (MAX_ORDER - 1))
 
 
 def _inside(heads: np.ndarray, orders: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -836,14 +939,18 @@ def isolate_freepages(cc: CompactControl) -> None:
     if blocks:
         node = zone.node
         base = node.node_start_pfn
-        if all(o == 0 for _, o in blocks):
-            pages = np.fromiter((p for p, _ in blocks), dtype=np.int64, count=len(blocks))
-        else:
-            pages = np.concatenate([np.arange(p, p + (1 << o), dtype=np.int64)
-                                    for p, o in blocks])
-        node.head_order[pages - base] = 0
+        ho = node._head_order
+        pages: list[int] = []
+        for p, o in blocks:
+            if o:
+                ho[p - base:p - base + (1 << o)] = bytes(1 << o)
+                pages.extend(range(p, p + (1 << o)))
+            else:
+                ho[p - base] = 0
+                pages.append(p)
         # compaction_alloc pops from the front of a list built by list_add: newest first
-        cc.freepages = pages[::-1].tolist() + cc.freepages
+        pages.reverse()
+        cc.freepages = pages + cc.freepages
     cc.free_pfn = isolate_start_pfn
 
 
@@ -927,7 +1034,7 @@ def _move_pages(cc: CompactControl, srcs: list[int], dsts: list[int], cpu: int) 
     pfn array is pointed at it) and goes on its LRU list (``putback_lru_page``);
     the source is freed with ``put_page`` (order-0: per-cpu list).
     """
-    from mmsim.mm.page_alloc import free_pages
+    from mmsim.mm.page_alloc import free_order0_pages
 
     zone = cc.zone
     node = zone.node
@@ -973,8 +1080,7 @@ def _move_pages(cc: CompactControl, srcs: list[int], dsts: list[int], cpu: int) 
         la = np.array(lrus)
         for lru in sorted(set(lrus)):  # each list gets its pages in migration order
             lv.add(d[la == lru] + base, lru)
-    for p in srcs:
-        free_pages(node, p, 0, cpu=cpu)
+    free_order0_pages(node, srcs, cpu)
 
 
 def _cpu(machine: Machine) -> int:
@@ -989,15 +1095,11 @@ def release_freepages(cc: CompactControl) -> int:
     Each is an order-0 page, so it goes through the per-cpu list of the
     compacting CPU (``free_unref_page``), in list order, and counts ``pgfree``.
     """
-    from mmsim.mm.page_alloc import free_pages
+    from mmsim.mm.page_alloc import free_order0_pages
 
     node = cc.zone.node
-    cpu = _cpu(node.machine)
-    high = 0
-    for pfn in cc.freepages:
-        free_pages(node, pfn, 0, cpu=cpu)
-        if pfn > high:
-            high = pfn
+    free_order0_pages(node, cc.freepages, _cpu(node.machine))
+    high = max(cc.freepages, default=0)
     cc.freepages = []
     cc.nr_freepages = 0
     return high

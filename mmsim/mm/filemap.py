@@ -85,6 +85,9 @@ class Mapping:
         machine = node.machine
         self.id = len(machine.mappings)
         machine.mappings.append(self)
+        sched = machine.sched
+        #: the task that created it (its ``mm``), if a simulation task did
+        self.owner_task = sched.current if sched is not None else None
         get_lruvec(node)
 
     @property
@@ -409,3 +412,20 @@ def release_pages_from_owners(node: Node, pfns: np.ndarray) -> None:
             continue
         sel = pfns[owners == oid]
         mappings[oid].page_evicted(lv.index[sel], sel)
+
+
+def exit_mmap(machine: Any, task: Any) -> int:
+    """Free the anonymous memory of a task that ends (``exit_mmap``); returns pages freed.
+
+    Kernel source: mm/mmap.c ``exit_mmap`` (and ``__oom_reap_task_mm`` for an
+    OOM victim), https://elixir.bootlin.com/linux/v5.0/ident/exit_mmap
+
+    Every :class:`AnonRegion` the task created gives back its resident pages
+    and its swap slots. Page cache stays: it belongs to the files, not to the
+    task.
+    """
+    freed = 0
+    for m in machine.mappings:
+        if isinstance(m, AnonRegion) and m.owner_task is task and m._cap:
+            freed += m.release(np.arange(m._cap))
+    return freed

@@ -611,28 +611,7 @@ def free_pcppages_bulk(zone: Zone, count: int, pcp: PerCpuPages) -> None:
     """
     node = zone.node
     base = node.node_start_pfn
-    migratetype = 0
-    batch_free = 0
-    to_free: list[int] = []
-    while count:
-        batch_free = 0
-        while True:
-            migratetype += 1
-            if migratetype == MIGRATE_PCPTYPES:
-                migratetype = 0
-            lst = pcp.lists[migratetype]
-            batch_free += 1
-            if lst:
-                break
-        if batch_free == MIGRATE_PCPTYPES:
-            batch_free = count
-        while True:
-            to_free.append(lst.pop())
-            pcp.count -= 1
-            count -= 1
-            batch_free -= 1
-            if not count or not batch_free or not lst:
-                break
+    to_free = _pcp_take(pcp, count)
     isolate = _has_isolate_pageblock(zone)
     for pfn in to_free:
         i = pfn - base
@@ -827,6 +806,214 @@ def free_pages(node: Node, pfn: int, order: int = 0, *, cpu: int = 0) -> None:
     _set_frames(node, zone, pfn, 1 << order, FRAME_FREE)
     mt = node._pageblock_mt[(pfn >> pageblock_order) - node.pb_base]
     free_one_page(zone, pfn, order, mt)
+
+
+
+def free_order0_pages(node: Node, pfns: list[int], cpu: int = 0) -> None:
+    """``free_pages(node, pfn, 0, cpu=cpu)`` for each pfn of ``pfns``, in order.
+
+    What ``put_page`` does to each page migration has emptied, or
+    ``release_freepages`` to each unused target: every page goes on the
+    CPU's per-cpu list (``free_unref_page``) and, each time the list
+    reaches ``high``, ``batch`` pages go back to the buddy lists
+    (``free_pcppages_bulk``). The same operations in the same order as the
+    loop of single frees; the fast path only writes the buddy merge out on
+    local variables (as :func:`_free_runs` does) and checks all pages first.
+    ``benchmarks/fastpath_check.py`` compares the two.
+
+    Raises
+    ------
+    ValueError
+        As :func:`free_pages` does, at the first pfn that is not the head of
+        an allocated order-0 page (the pages before it are freed).
+    """
+    if not pfns:
+        return
+    if not (_FAST_PATHS and node.pcp_enabled) or cpu.__class__ is not int \
+            or not 0 <= cpu < node.machine.nr_cpus:
+        for pfn in pfns:
+            free_pages(node, pfn, 0, cpu=cpu)
+        return
+    base = node.node_start_pfn
+    ho = node._head_order
+    span = node.node_spanned_pages
+    for pfn in pfns:
+        if pfn.__class__ is not int or not 0 <= pfn - base < span or ho[pfn - base] != 0:
+            break
+    else:
+        if len(set(pfns)) == len(pfns):
+            _free_order0_checked(node, pfns, cpu)
+            return
+    for pfn in pfns:  # a bad or repeated pfn: free one by one up to it, then raise
+        free_pages(node, pfn, 0, cpu=cpu)
+
+
+def _free_order0_checked(node: Node, pfns: list[int], cpu: int) -> None:
+    """:func:`free_order0_pages` once every pfn is known to be an allocated order-0 head."""
+    base = node.node_start_pfn
+    ho = node._head_order
+    st = node._state
+    bmt = node._buddy_mt
+    zid = node._zone_id
+    pb_mt = node._pageblock_mt
+    pb_base = node.pb_base
+    zones = node.zones
+    not_buddy = NOT_BUDDY
+    node.machine.vm_events["pgfree"] += len(pfns)
+    for pfn in pfns:
+        i = pfn - base
+        zone = zones[zid[i]]
+        ho[i] = not_buddy
+        nr_state = zone.nr_state
+        nr_state[st[i]] -= 1
+        # free_unref_page
+        mt = pb_mt[(pfn >> pageblock_order) - pb_base]
+        bmt[i] = mt
+        if mt >= MIGRATE_PCPTYPES:
+            if mt == MIGRATE_ISOLATE:
+                st[i] = FRAME_FREE
+                nr_state[FRAME_FREE] += 1
+                free_one_page(zone, pfn, 0, mt)
+                continue
+            mt = MIGRATE_MOVABLE
+        pcp = zone.pageset[cpu]
+        st[i] = FRAME_PCP
+        nr_state[FRAME_PCP] += 1
+        pcp.lists[mt].appendleft(pfn)
+        pcp.count += 1
+        if pcp.count >= pcp.high:
+            if _has_isolate_pageblock(zone):
+                free_pcppages_bulk(zone, pcp.batch, pcp)
+            else:
+                _free_order0_list(zone, _pcp_take(pcp, pcp.batch))
+
+
+def _pcp_take(pcp: PerCpuPages, count: int) -> list[int]:
+    """The pages :func:`free_pcppages_bulk` takes off the per-cpu lists, in its order."""
+    migratetype = 0
+    to_free: list[int] = []
+    lists = pcp.lists
+    while count:
+        batch_free = 0
+        while True:
+            migratetype += 1
+            if migratetype == MIGRATE_PCPTYPES:
+                migratetype = 0
+            lst = lists[migratetype]
+            batch_free += 1
+            if lst:
+                break
+        if batch_free == MIGRATE_PCPTYPES:
+            batch_free = count
+        while True:
+            to_free.append(lst.pop())
+            pcp.count -= 1
+            count -= 1
+            batch_free -= 1
+            if not count or not batch_free or not lst:
+                break
+    return to_free
+
+
+def _free_order0_list(zone: Zone, pfns: list[int]) -> None:
+    """The second half of :func:`free_pcppages_bulk` with no Isolate pageblock in the zone.
+
+    Each page leaves the per-cpu state and is freed with
+    ``__free_one_page(zone, pfn, 0, mt)``, ``mt`` the migratetype recorded when
+    it entered the list; the merge, ``del_from_free_area`` and
+    ``add_to_free_area`` are written out on local variables.
+    """
+    node = zone.node
+    base = node.node_start_pfn
+    st = node._state
+    bo = node._buddy_order
+    bmt = node._buddy_mt
+    zid = node._zone_id
+    nxt = node._nxt
+    prv = node._prv
+    head = zone._head
+    tail_ = zone._tail
+    nr_list = zone._nr_list
+    nr_free = zone._nr_free
+    my_zone = zone.idx
+    zstart = zone.zone_start_pfn
+    zend = zstart + zone.spanned_pages
+    top = MAX_ORDER - 1
+    nil = NIL
+    not_buddy = NOT_BUDDY
+    frame_free = FRAME_FREE
+    cma = MIGRATE_CMA
+    added = 0
+    added_cma = 0
+    for p in pfns:
+        i = p - base
+        mt = bmt[i]
+        st[i] = frame_free
+        if mt != MIGRATE_ISOLATE:
+            added += 1
+            if mt == cma:
+                added_cma += 1
+        pfn = p
+        order = 0
+        buddy_pfn = nil
+        while order < top:
+            buddy_pfn = pfn ^ (1 << order)
+            if not (zstart <= buddy_pfn < zend):
+                break
+            j = buddy_pfn - base
+            if bo[j] != order or zid[j] != my_zone:
+                break
+            key = (order << 3) | bmt[j]
+            n_, p_ = nxt[j], prv[j]
+            if p_ == nil:
+                head[key] = n_
+            else:
+                nxt[p_ - base] = n_
+            if n_ == nil:
+                tail_[key] = p_
+            else:
+                prv[n_ - base] = p_
+            bo[j] = not_buddy
+            nr_list[key] -= 1
+            nr_free[order] -= 1
+            pfn &= buddy_pfn
+            order += 1
+        at_tail = False
+        if order < top - 1 and buddy_pfn != nil:
+            higher_buddy = (buddy_pfn & pfn) ^ (1 << (order + 1))
+            if zstart <= higher_buddy < zend:
+                j = higher_buddy - base
+                at_tail = bo[j] == order + 1 and zid[j] == my_zone
+        i = pfn - base
+        key = (order << 3) | mt
+        if at_tail:
+            old = tail_[key]
+            prv[i] = old
+            nxt[i] = nil
+            if old == nil:
+                head[key] = pfn
+            else:
+                nxt[old - base] = pfn
+            tail_[key] = pfn
+        else:
+            old = head[key]
+            nxt[i] = old
+            prv[i] = nil
+            if old == nil:
+                tail_[key] = pfn
+            else:
+                prv[old - base] = pfn
+            head[key] = pfn
+        bo[i] = order
+        bmt[i] = mt
+        nr_list[key] += 1
+        nr_free[order] += 1
+    n = len(pfns)
+    zone.nr_state[FRAME_PCP] -= n
+    zone.nr_state[FRAME_FREE] += n
+    zone.nr_free_pages += added
+    if added_cma:
+        zone.nr_free_cma += added_cma
 
 
 # ==========================================================================

@@ -28,7 +28,10 @@ Simplifications
 * No cpusets, no ``__GFP_THISNODE``/NUMA policies, no ``__GFP_NOFAIL`` loop
   beyond the OOM killer, no memcg charging.
 * The OOM killer kills the allocating task itself (the memory hog in a
-  simulation is usually the allocator) and records ``oom_kill``.
+  simulation is usually the allocator; v5.0 picks the task with the highest
+  ``oom_badness``) and records ``oom_kill``. A simulation then frees the
+  victim's anonymous memory at once (``exit_mmap``, what the OOM reaper
+  hurries along); no ``oom_reaper`` thread or reaping tracepoints.
 """
 
 from __future__ import annotations
@@ -211,7 +214,6 @@ def alloc_pages_task(node: Node, nr: int, gfp: int | str, *, order: int = 0,
         take(fast_path_alloc_flags(gfp, ac.migratetype))
     if grab.got < nr:
         from mmsim.mm.compaction import DEF_COMPACT_PRIORITY, INIT_COMPACT_PRIORITY
-        from mmsim.mm.vmscan import try_to_free_pages
 
         task = sched.current if sched is not None else None
         task_flags = task.flags if task is not None else 0
@@ -252,7 +254,7 @@ def alloc_pages_task(node: Node, nr: int, gfp: int | str, *, order: int = 0,
             if not can_direct_reclaim or task_flags & PF_MEMALLOC:
                 break  # GFP_ATOMIC / GFP_NOWAIT / kswapd itself: fail
             # __alloc_pages_direct_reclaim
-            progress = yield from try_to_free_pages(node, order, gfp)
+            progress = yield from _perform_reclaim(node, order, gfp, task)
             before = grab.got
             take(alloc_flags)
             if grab.got == before and progress:
@@ -370,6 +372,28 @@ def should_compact_retry(node: Node, gfp: int, order: int, alloc_flags: int,
     return False, compact_priority, retries
 
 
+def _perform_reclaim(node: Node, order: int, gfp: int, task: Any) -> Gen:
+    """``__perform_reclaim``: direct reclaim with ``PF_MEMALLOC`` set on the task.
+
+    Kernel source: https://elixir.bootlin.com/linux/v5.0/ident/__perform_reclaim
+
+    ``memalloc_noreclaim_save`` / ``_restore`` around ``try_to_free_pages``: an
+    allocation the reclaimer makes meanwhile may use the reserves and never
+    recurses into reclaim. Returns the pages reclaimed.
+    """
+    from mmsim.mm.vmscan import try_to_free_pages
+
+    saved = task.flags & PF_MEMALLOC if task is not None else 0
+    if task is not None:
+        task.flags |= PF_MEMALLOC
+    try:
+        progress = yield from try_to_free_pages(node, order, gfp)
+    finally:
+        if task is not None:
+            task.flags = (task.flags & ~PF_MEMALLOC) | saved
+    return progress
+
+
 def _direct_compact(node: Node, gfp: int, order: int, alloc_flags: int, prio: int,
                     grab: _Grab) -> Gen:
     """``__alloc_pages_direct_compact``: compact, then try to allocate; count the outcome."""
@@ -380,14 +404,14 @@ def _direct_compact(node: Node, gfp: int, order: int, alloc_flags: int, prio: in
     machine = node.machine
     sched = machine.sched
     task = sched.current if sched is not None else None
-    old_flags = task.flags if task is not None else 0
+    saved = task.flags & PF_MEMALLOC if task is not None else 0
     if task is not None:
-        task.flags |= PF_MEMALLOC
+        task.flags |= PF_MEMALLOC  # memalloc_noreclaim_save
     try:
         result = yield from try_to_compact_pages(node, gfp, order, alloc_flags, prio)
     finally:
-        if task is not None:
-            task.flags = old_flags
+        if task is not None:  # memalloc_noreclaim_restore
+            task.flags = (task.flags & ~PF_MEMALLOC) | saved
     if result <= COMPACT_INACTIVE:
         return result
     machine.vm_events["compact_stall"] += 1

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mmsim.mm.mmzone import MAX_NR_ZONES, sorted_unique
+from mmsim.mm.mmzone import FRAME_FILE, MAX_NR_ZONES, sorted_unique
 
 if TYPE_CHECKING:  # pragma: no cover
     from mmsim.mm.mmzone import Machine, Node
@@ -250,6 +250,15 @@ class Lruvec:
         if not pfns.size:
             return
         lrus = self.lru[pfns]
+        if _FAST_PATHS:  # pages of one list (the usual case): no grouping
+            lb = lrus.tobytes()
+            l0 = lb[0]
+            if l0 != NO_LRU and lb.count(l0) == len(lb):
+                self._count(pfns, l0, -1)
+                self._maybe_compact(l0)
+                self.stamp[pfns] = -1
+                self.lru[pfns] = NO_LRU
+                return
         if (lrus == NO_LRU).any():
             bad = int(pfns[lrus == NO_LRU][0])
             raise ValueError(f"pfn {bad} is not on an LRU list")
@@ -442,9 +451,23 @@ def activate_pages(node: Node, pfns: np.ndarray) -> None:
 def rotate_reclaimable_pages(node: Node, pfns: np.ndarray) -> None:
     """Writeback finished on pages reclaim wanted: move them to the inactive tail.
 
-    Kernel source: mm/swap.c ``rotate_reclaimable_page`` (counts ``pgrotated``).
+    Kernel source: mm/swap.c ``rotate_reclaimable_page`` (counts ``pgrotated``),
+    https://elixir.bootlin.com/linux/v5.0/ident/rotate_reclaimable_page
+
+    Only a page that is still reclaimable moves: on an LRU list, not
+    ``PageDirty`` again, not unevictable; and ``pagevec_move_tail_fn`` then
+    skips active pages, so only pages on an inactive list go to its tail.
+
+    Simplifications: page locks are not modelled. ``PG_dirty`` of an
+    anonymous page stands in mmsim for its dirty pte as well (a write after
+    swap-out marks the pte, not the page, in the kernel), so only file pages
+    written while under writeback (``write()`` sets ``PageDirty``) stay put.
     """
     lv = get_lruvec(node)
+    redirtied = ((lv.flags[pfns] & PG_dirty) != 0) & (node.state[pfns - node.node_start_pfn]
+                                                     == FRAME_FILE)
+    if redirtied.any():
+        pfns = pfns[~redirtied]
     lrus = lv.lru[pfns]
     for lru in (LRU_INACTIVE_ANON, LRU_INACTIVE_FILE):
         sel = pfns[lrus == lru]

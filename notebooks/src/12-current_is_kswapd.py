@@ -181,5 +181,6 @@ for name in ("pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd", "pgsteal_direct
 # * Misreading: "`pgscan_direct` means some process scanned by itself, so kswapd is too slow".
 #   Usually true, but `pgscan_kswapd` counts *pages*, not runs. The matching count of direct
 #   reclaim entries is `allocstall_*`.
-# * mmsim note: mmsim's direct reclaim does not set `PF_MEMALLOC` during `try_to_free_pages`.
-#   Nothing in the model allocates from inside reclaim, so no number changes.
+# * mmsim note: as in v5.0, mmsim's direct reclaim and direct compaction hold `PF_MEMALLOC` only
+#   while they run (`memalloc_noreclaim_save` / `_restore`). Nothing in the model allocates from
+#   inside reclaim, so the flag changes no number in these runs.

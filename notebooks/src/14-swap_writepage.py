@@ -90,7 +90,7 @@ lesson.compare((("32MiB", 60), ("none", 60), ("8MiB", 60), ("32MiB", 0)))
 #   and then freed, and the hot ones come back (`pswpin`). Nobody stalls.
 # * **Without swap**, the same cache is reclaimed. After that, `get_scan_count` has nothing to
 #   scan (SCAN_FILE, and no file pages are left). `swap_writepage` is never called, and the
-#   process is OOM-killed. (mmsim stops the task but does not free its memory.)
+#   process is OOM-killed. Its anonymous memory is then freed, as `exit_mmap` does.
 # * **A swap device that fills up** brings back the no-swap case: once
 #   `get_nr_swap_pages() == 0`, anon is no longer scanned.
 # * **`swappiness = 0`** swaps almost as much. When file pages plus free pages are at or below

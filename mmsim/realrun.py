@@ -264,6 +264,12 @@ def run_statistics(run: Any, zone: str = "DMA32", t0: float = 0.0) -> dict[str, 
         stats["naps cut short (share)"] = round(
             sum(1 for n in naps if n == "woken_early") / len(naps), 3) if naps else np.nan
     for label, (a, b) in _phase_windows(run, t0).items():
+        # CPU the daemon spends per page: what EMULATED_CPU_FACTOR is calibrated on
+        busy = [(r["end"] - r["start"], r["reclaimed"]) for r in runs if a <= r["start"] < b]
+        pages = sum(n for _, n in busy)
+        stats[f"kswapd time per page reclaimed ({label}, µs)"] = round(
+            sum(d for d, _ in busy) / pages * 1e6, 2) if pages else np.nan
+    for label, (a, b) in _phase_windows(run, t0).items():
         dur = b - a
         n_wake = int(((tr.event == "mm_vmscan_kswapd_wake") & (tr.time >= a) &
                       (tr.time < b)).sum())

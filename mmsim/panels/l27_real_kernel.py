@@ -24,7 +24,7 @@ def real_run() -> Any:
 
 @lru_cache(maxsize=1)
 def replay() -> Any:
-    """The replay of the whole 76 s workload (run once, about 10 s of wall time)."""
+    """The replay of the whole 76 s workload (run once, about 1 s of wall time)."""
     return build_replay(seed=0).run(76.0)
 
 

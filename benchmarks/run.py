@@ -361,11 +361,13 @@ def bench_panels(repeats: int) -> list[Figure]:
     import importlib
 
     from mmsim.panels import all_panels
+    from mmsim.widgets import freeze_setup
 
     figs = []
     for mod, panels in all_panels().items():
         for fn in getattr(importlib.import_module(f"mmsim.panels.{mod}"), "PRECOMPUTE", ()):
             fn()  # what the lesson computes once when it opens
+        freeze_setup()  # what Panel.widget() does before the first control move
         for p in panels:
             times = []
             for c in p.controls:

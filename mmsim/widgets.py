@@ -214,11 +214,19 @@ class Panel:
         _display(out, display)
         return out
 
-    def widget(self) -> Any:
-        """The interactive form: controls, then the figure and the text below them."""
+    def widget(self, freeze_gc: bool = True) -> Any:
+        """The interactive form: controls, then the figure and the text below them.
+
+        With ``freeze_gc`` (the default) the objects the lesson has built so far
+        are moved out of the garbage collector's sight first
+        (:func:`freeze_setup`), so moving a control is not held up by full
+        collections over them.
+        """
         import ipywidgets as w
         from IPython.display import display
 
+        if freeze_gc:
+            freeze_setup()
         ctrls = {c.name: c.widget() for c in self.controls}
         output = w.Output()
 
@@ -236,6 +244,23 @@ class Panel:
         box = w.VBox([w.HTML(f"<b>{self.name}</b>"), *ctrls.values(), output])
         box.mmsim_controls = ctrls  # for tests and the browser check
         return box
+
+
+def freeze_setup() -> None:
+    """Collect garbage, then ``gc.freeze()`` what is left (the lesson's long-lived state).
+
+    A notebook keeps hundreds of thousands of objects alive (simulation
+    results, matplotlib artists); every full collection walks all of them,
+    which shows as pauses of 100-200 ms on random control moves. Frozen
+    objects are skipped by the collector. They are still freed by reference
+    counting; only reference cycles among them are never collected, which is
+    fine for state that lives as long as the notebook. ``benchmarks/run.py``
+    does the same before it times the panels.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def png_bytes(fig: Any, dpi: int = 90) -> bytes:

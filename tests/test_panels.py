@@ -53,5 +53,21 @@ def test_widget_builds_with_controls() -> None:
     pytest.importorskip("ipywidgets")
     from mmsim.panels.l01_min_free_kbytes import PANELS
 
-    box = PANELS[0].widget()
+    box = PANELS[0].widget(freeze_gc=False)
     assert set(box.mmsim_controls) == {c.name for c in PANELS[0].controls}
+
+
+def test_widget_freezes_the_lessons_objects_for_the_collector() -> None:
+    import gc
+
+    pytest.importorskip("ipywidgets")
+    from mmsim.panels.l01_min_free_kbytes import PANELS
+
+    gc.unfreeze()
+    try:
+        PANELS[0].widget(freeze_gc=False)
+        assert gc.get_freeze_count() == 0
+        PANELS[0].widget()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()  # the rest of the test run collects as usual

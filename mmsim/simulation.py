@@ -160,6 +160,7 @@ class Simulation:
         for i, name in enumerate(lru_node_stat):
             row[name] = lv.lists[i].nr_pages
         for name in ("nr_dirty", "nr_writeback", "workingset_refault", "workingset_activate",
+                     "workingset_restore",
                      "nr_vmscan_write", "nr_vmscan_immediate_reclaim"):
             row[name] = node.node_stat.get(name, 0)
         for z in node.zones:

@@ -84,3 +84,19 @@ def test_end_page_writeback_rotates_clean_pages_only() -> None:
     assert lv.peek_tail(LRU_INACTIVE_FILE, 4).tolist() == [pfns[3], pfns[2], pfns[0], pfns[1]]
     assert not (lv.flags[pfns] & (PG_writeback | PG_reclaim)).any()
     assert node.node_stat["nr_writeback"] == 0
+
+
+def test_end_page_writeback_moves_an_active_page_to_the_inactive_tail() -> None:
+    # since v4.11 (c55e8d035b28) pagevec_move_tail_fn clears PG_active: a page that
+    # shrink_page_list activated while it was under writeback goes to the inactive tail
+    from mmsim.mm.page_io import end_page_writeback
+    from mmsim.mm.swap import LRU_ACTIVE_FILE, LRU_INACTIVE_FILE
+
+    node, pfns = _pages_under_reclaim_writeback(3)
+    lv = get_lruvec(node)
+    lv.remove(pfns[:1])
+    lv.add(pfns[:1], LRU_ACTIVE_FILE)
+    end_page_writeback(node, pfns)
+    assert node.machine.vm_events["pgrotated"] == 3
+    assert lv.node_lru_pages(LRU_ACTIVE_FILE) == 0
+    assert lv.peek_tail(LRU_INACTIVE_FILE, 3).tolist() == [pfns[2], pfns[1], pfns[0]]

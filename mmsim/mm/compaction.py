@@ -488,7 +488,7 @@ def isolate_migratepages_block(cc: CompactControl, low_pfn: int, end_pfn: int) -
     failing ends the call. Records ``cc.last_migrated_pfn`` (the first page
     isolated since the last drain). Returns the pfn where it stopped.
     """
-    from mmsim.mm.swap import get_lruvec
+    from mmsim.mm.swap import get_lruvec, lru_cache_add
 
     zone = cc.zone
     node = zone.node
@@ -526,7 +526,7 @@ def isolate_migratepages_block(cc: CompactControl, low_pfn: int, end_pfn: int) -
         lrus = lv.lru[putback - base]
         lv.remove(putback)
         for p, lru in zip(putback.tolist(), lrus.tolist()):
-            lv.add(np.array([p], dtype=np.int64), lru)
+            lru_cache_add(node, np.array([p], dtype=np.int64), lru)
         cc.last_migrated_pfn = 0
     nr_isolated = int(took.size)
     if nr_isolated:
@@ -981,6 +981,8 @@ def migrate_pages(cc: CompactControl) -> tuple[int, int, bool]:
     them, so the pages up to the next refill are moved together (same
     targets, same order of LRU additions and frees as one by one).
     """
+    from mmsim.mm.swap import lru_cache_add
+
     zone = cc.zone
     node = zone.node
     machine = node.machine
@@ -1005,9 +1007,8 @@ def migrate_pages(cc: CompactControl) -> tuple[int, int, bool]:
     failed_src = remaining[migrated:]
     if failed_src:
         # putback_movable_pages: back on their LRU lists, in list order
-        lv = _lruvec(node)
         for src in failed_src:
-            lv.add(np.array([src], dtype=np.int64), cc._src_lru.pop(src))
+            lru_cache_add(node, np.array([src], dtype=np.int64), cc._src_lru.pop(src))
     _node_isolated(node, -n)
     cc.migratepages = []
     cc.nr_migratepages = 0
@@ -1035,6 +1036,7 @@ def _move_pages(cc: CompactControl, srcs: list[int], dsts: list[int], cpu: int) 
     the source is freed with ``put_page`` (order-0: per-cpu list).
     """
     from mmsim.mm.page_alloc import free_order0_pages
+    from mmsim.mm.swap import lru_cache_add
 
     zone = cc.zone
     node = zone.node
@@ -1075,11 +1077,11 @@ def _move_pages(cc: CompactControl, srcs: list[int], dsts: list[int], cpu: int) 
     src_lru = cc._src_lru
     lrus = [src_lru.pop(p) for p in srcs]
     if lrus.count(lrus[0]) == k:
-        lv.add(d + base, lrus[0])
+        lru_cache_add(node, d + base, lrus[0])
     else:
         la = np.array(lrus)
         for lru in sorted(set(lrus)):  # each list gets its pages in migration order
-            lv.add(d[la == lru] + base, lru)
+            lru_cache_add(node, d[la == lru] + base, lru)
     free_order0_pages(node, srcs, cpu)
 
 

@@ -57,7 +57,9 @@ from mmsim.mm.swap import (
     PG_swapcache,
     PG_workingset,
     PG_young,
+    activate_pages,
     get_lruvec,
+    lru_cache_add,
     mark_page_accessed,
 )
 
@@ -159,7 +161,8 @@ class Mapping:
     def _released(self, idx: np.ndarray) -> None:  # pragma: no cover - overridden
         pass
 
-    def page_evicted(self, idx: np.ndarray, pfns: np.ndarray) -> None:
+    def page_evicted(self, idx: np.ndarray, pfns: np.ndarray,
+                     ages: np.ndarray | None = None) -> None:
         """Reclaim took these pages (called by ``release_pages_from_owners``)."""
         self.pfn[idx] = -1
 
@@ -186,18 +189,48 @@ class FileMapping(Mapping):
         self._add_array("shadow", -1, np.int64)
         self.gfp = G.GFP_HIGHUSER_MOVABLE
 
-    def page_evicted(self, idx: np.ndarray, pfns: np.ndarray) -> None:
-        """``workingset_eviction``: remember the clock in a shadow entry."""
+    def page_evicted(self, idx: np.ndarray, pfns: np.ndarray,
+                     ages: np.ndarray | None = None) -> None:
+        """``workingset_eviction``: remember the clock in a shadow entry.
+
+        Kernel source: mm/workingset.c ``workingset_eviction``,
+        https://elixir.bootlin.com/linux/v5.0/ident/workingset_eviction
+
+        Each evicted page ticks ``inactive_age`` and keeps the value *after*
+        its tick (``atomic_long_inc_return``), packed with its
+        ``PageWorkingset`` bit (``pack_shadow``): here ``shadow = age * 2 +
+        workingset``. ``ages`` are the ticks already taken for these pages by
+        :func:`release_pages_from_owners`, which numbers a whole reclaim
+        batch in its order.
+        """
         lv = get_lruvec(self.node)
-        self.shadow[idx] = lv.inactive_age
-        lv.inactive_age += int(idx.size)
+        if ages is None:
+            ages = lv.inactive_age + 1 + np.arange(idx.size, dtype=np.int64)
+            lv.inactive_age += int(idx.size)
+        ws = (lv.flags[pfns] & PG_workingset) != 0
+        self.shadow[idx] = ages * 2 + ws
         self.pfn[idx] = -1
 
     def _released(self, idx: np.ndarray) -> None:
         self.shadow[idx] = -1
 
     def read(self, idx: Any, task: Any = None) -> Gen:
-        """``read()`` of the pages at ``idx``; returns how many came from disk."""
+        """``read()`` of the pages at ``idx``; returns how many came from disk.
+
+        Kernel source: mm/filemap.c ``generic_file_buffered_read``,
+        https://elixir.bootlin.com/linux/v5.0/ident/generic_file_buffered_read
+
+        Cached pages are copied and marked accessed (a mapped file sets the
+        accessed bit instead); missing ones are allocated, checked against
+        their shadow entries (:func:`workingset_refault`), read in and marked
+        accessed as well. Readahead windows are not modelled: exactly the
+        missing pages are read.
+
+        Simplifications: reads are whole pages. v5.0 skips ``mark_page_accessed``
+        for a read that goes on inside the page where the previous read of the
+        file stopped (``prev_index`` / ``prev_offset``: small sequential reads
+        count a page once); with whole pages that case never arises.
+        """
         from mmsim.mm.slowpath import alloc_pages_task
 
         idx = self._check(idx)
@@ -227,20 +260,9 @@ class FileMapping(Mapping):
         self._adopt(pfns, miss)
         # workingset_refault: a recently evicted page returns to the active list
         shadow = self.shadow[miss]
-        activate = None  # fast path: no shadow entry, so no refault to activate
+        activate = restore = None  # fast path: no shadow entry, so no refault
         if not _none_resident(shadow):
-            had = shadow >= 0
-            refault = had.copy()
-            activate = np.zeros(miss.size, dtype=bool)
-            if had.any():
-                active_file = lv.node_lru_pages(LRU_ACTIVE_FILE)
-                distance = lv.inactive_age - shadow
-                activate = had & (distance <= active_file)
-                _stat(node, "workingset_refault", int(np.count_nonzero(refault)))
-                n_act = int(np.count_nonzero(activate))
-                if n_act:
-                    _stat(node, "workingset_activate", n_act)
-                    lv.inactive_age += n_act
+            activate, restore = workingset_refault(node, shadow)
         self.shadow[miss] = -1
         # read(): generic_file_buffered_read calls mark_page_accessed on the page it has
         # just read in too, so it starts with PG_referenced and a second read activates
@@ -248,29 +270,59 @@ class FileMapping(Mapping):
         flags = PG_mapped | PG_young if self.mapped else PG_referenced
         lv.flags[pfns] = flags
         if activate is None:
-            lv.add(pfns, LRU_INACTIVE_FILE)
+            lru_cache_add(node, pfns, LRU_INACTIVE_FILE)
         else:
             act = pfns[activate]
             if act.size:
-                lv.flags[act] |= PG_workingset
-                lv.add(act, LRU_ACTIVE_FILE)
-            lv.add(pfns[~activate], LRU_INACTIVE_FILE)
+                lv.flags[pfns[restore]] |= PG_workingset
+                lru_cache_add(node, act, LRU_ACTIVE_FILE)
+            lru_cache_add(node, pfns[~activate], LRU_INACTIVE_FILE)
         machine.vm_events["pgpgin"] += int(pfns.size) * 8  # sectors; /proc halves it
-        machine.vm_events["pgmajfault"] += int(pfns.size) if self.mapped else 0
+        if self.mapped:  # a fault on the mapping: counted as a fault, and a major one
+            machine.vm_events["pgfault"] += int(pfns.size)
+            machine.vm_events["pgmajfault"] += int(pfns.size)
         yield Run(int(pfns.size) * cost.readahead_page_ns)
         return int(pfns.size)
 
     def write(self, idx: Any) -> Gen:
-        """Dirty the pages at ``idx`` (buffered write); absent pages are added first."""
-        idx = self._check(idx)
-        yield from self.read(idx)
+        """Buffered ``write()`` of whole pages at ``idx``: dirty them; returns pages dirtied.
+
+        Kernel source: mm/filemap.c ``generic_perform_write`` →
+        ``grab_cache_page_write_begin``,
+        https://elixir.bootlin.com/linux/v5.0/ident/grab_cache_page_write_begin
+
+        The page is looked up with ``FGP_LOCK | FGP_WRITE | FGP_CREAT`` - no
+        ``FGP_ACCESSED``, so a write never calls ``mark_page_accessed``. A
+        missing page is allocated with ``__GFP_WRITE`` and added to the cache
+        without ``workingset_refault`` (``add_to_page_cache_lru`` skips it for
+        writes: caching data about to be overwritten is no reason to evict the
+        working set); its shadow entry is dropped. A whole-page write reads
+        nothing from disk. Each page costs one copy (``read_page_ns``).
+        """
+        from mmsim.mm.slowpath import alloc_pages_task
+
+        idx = _unique(self._check(idx))
+        node = self.node
+        lv = get_lruvec(node)
+        res = self.pfn[idx]
+        miss = idx[res < 0]
+        if miss.size:
+            pfns = yield from alloc_pages_task(node, int(miss.size), self.gfp,
+                                               kind=FRAME_FILE)
+            miss = miss[:pfns.size]
+            if miss.size:
+                self._adopt(pfns, miss)
+                self.shadow[miss] = -1
+                lv.flags[pfns] = 0
+                lru_cache_add(node, pfns, LRU_INACTIVE_FILE)
         pf = self.pfn[idx]
         pf = pf[pf >= 0]
-        lv = get_lruvec(self.node)
         newly = pf[(lv.flags[pf] & PG_dirty) == 0]
         lv.flags[newly] |= PG_dirty
         _stat(self.node, "nr_dirty", int(newly.size))
         _stat(self.node, "nr_dirtied", int(newly.size))
+        if pf.size:
+            yield Run(int(pf.size) * node.machine.cost.read_page_ns)
         return int(newly.size)
 
 
@@ -284,7 +336,8 @@ class AnonRegion(Mapping):
         self._add_array("swapped", False, bool)
         self.gfp = G.GFP_HIGHUSER_MOVABLE
 
-    def page_evicted(self, idx: np.ndarray, pfns: np.ndarray) -> None:
+    def page_evicted(self, idx: np.ndarray, pfns: np.ndarray,
+                     ages: np.ndarray | None = None) -> None:
         """The pages went to swap: the page tables now hold swap entries."""
         self.pfn[idx] = -1
         self.swapped[idx] = True
@@ -327,16 +380,20 @@ class AnonRegion(Mapping):
         n_swap = int(np.count_nonzero(from_swap))
         lv.flags[pfns] = PG_mapped | PG_young | PG_dirty
         fresh = pfns[~from_swap]
+        machine.vm_events["pgfault"] += int(pfns.size)  # handle_mm_fault: every fault
         if fresh.size:
-            lv.add(fresh, LRU_ACTIVE_ANON)
-            machine.vm_events["pgfault"] += int(fresh.size)
+            # do_anonymous_page: lru_cache_add_active_or_unevictable
+            lru_cache_add(node, fresh, LRU_ACTIVE_ANON)
         if n_swap:
             back = pfns[from_swap]
             self.swapped[miss[from_swap]] = False
             swap = machine.swap
             if swap is not None:
                 swap.put_swap_pages(n_swap)
-            lv.add(back, LRU_INACTIVE_ANON)
+            # swap readahead puts the page on the inactive list (lru_cache_add_anon,
+            # drained before the fault maps it); do_swap_page then calls activate_page
+            lru_cache_add(node, back, LRU_INACTIVE_ANON)
+            activate_pages(node, back)
             machine.vm_events["pswpin"] += n_swap
             machine.vm_events["pgmajfault"] += n_swap
             machine.vm_events["pgpgin"] += n_swap * 8
@@ -384,6 +441,50 @@ def _stat(node: Node, name: str, n: int) -> None:
         node.node_stat[name] = node.node_stat.get(name, 0) + n
 
 
+def workingset_refault(node: Node, shadow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``workingset_refault`` for pages read back in, in order; returns (activate, restore).
+
+    Kernel source: mm/workingset.c ``workingset_refault``,
+    https://elixir.bootlin.com/linux/v5.0/ident/workingset_refault
+
+    For every page with a shadow entry: ``workingset_refault`` counts; the
+    refault distance is the clock now minus the clock at eviction; if it is
+    at most the active file list, the page goes active, the clock ticks
+    (``inactive_age``) and ``workingset_activate`` counts - and if the page
+    was in the workingset when evicted, ``PG_workingset`` is set again and
+    ``workingset_restore`` counts. Pages are taken one by one, so an
+    activation lengthens the distance of the pages after it.
+
+    Simplifications: the active file list is read once for the batch (the
+    kernel's pagevecs add the activated pages to it 15 at a time).
+    """
+    lv = get_lruvec(node)
+    had = shadow >= 0
+    activate = np.zeros(shadow.size, dtype=bool)
+    restore = np.zeros(shadow.size, dtype=bool)
+    n_ref = int(np.count_nonzero(had))
+    if not n_ref:
+        return activate, restore
+    _stat(node, "workingset_refault", n_ref)
+    active_file = lv.node_lru_pages(LRU_ACTIVE_FILE)
+    age = lv.inactive_age
+    for k in np.flatnonzero(had).tolist():
+        sh = int(shadow[k])
+        if age - (sh >> 1) <= active_file:
+            activate[k] = True
+            age += 1
+            if sh & 1:
+                restore[k] = True
+    n_act = age - lv.inactive_age
+    if n_act:
+        lv.inactive_age = age
+        _stat(node, "workingset_activate", n_act)
+        n_restore = int(np.count_nonzero(restore))
+        if n_restore:
+            _stat(node, "workingset_restore", n_restore)
+    return activate, restore
+
+
 def release_pages_from_owners(node: Node, pfns: np.ndarray) -> None:
     """Reclaim freed ``pfns``: tell each owner which of its pages went away."""
     lv = get_lruvec(node)
@@ -404,14 +505,20 @@ def release_pages_from_owners(node: Node, pfns: np.ndarray) -> None:
     else:
         o0 = int(owners[0])
         one_owner = o0 >= 0 and (owners == o0).all()
+    # workingset_eviction ticks the clock once per file page, in the order reclaim freed
+    # them (__remove_mapping); anonymous pages leave no shadow and do not tick it
+    is_file = node.state[pfns - node.node_start_pfn] == FRAME_FILE
+    n_file = int(np.count_nonzero(is_file))
+    ages = lv.inactive_age + np.cumsum(is_file)
+    lv.inactive_age += n_file
     if one_owner:
-        mappings[o0].page_evicted(lv.index[pfns], pfns)
+        mappings[o0].page_evicted(lv.index[pfns], pfns, ages)
         return
     for oid in sorted_unique(owners).tolist():
         if oid < 0:
             continue
-        sel = pfns[owners == oid]
-        mappings[oid].page_evicted(lv.index[sel], sel)
+        sel = owners == oid
+        mappings[oid].page_evicted(lv.index[pfns[sel]], pfns[sel], ages[sel])
 
 
 def exit_mmap(machine: Any, task: Any) -> int:

@@ -130,7 +130,8 @@ class LruList:
         self.nr_pages += n
 
     def push_tail(self, pfns: np.ndarray, stamps: np.ndarray) -> None:
-        """Add at the tail; ``pfns[0]`` becomes the new oldest page."""
+        """Add at the tail one after another (``add_page_to_lru_list_tail`` in turn):
+        ``pfns[-1]`` becomes the new oldest page."""
         n = pfns.size
         self._ensure(0, n)
         self._pfn[self.lo - n:self.lo] = pfns[::-1]
@@ -405,8 +406,27 @@ def get_lruvec(node: Node) -> Lruvec:
 # mm/swap.c entry points
 # --------------------------------------------------------------------------
 def lru_cache_add(node: Node, pfns: np.ndarray, lru: int) -> None:
-    """Put fresh pages on the head of list ``lru`` (``lru_cache_add*``)."""
-    get_lruvec(node).add(pfns, lru)
+    """Put pages on the head of list ``lru`` (``lru_cache_add*`` → ``__pagevec_lru_add_fn``).
+
+    Kernel source: mm/swap.c ``__pagevec_lru_add_fn``,
+    https://elixir.bootlin.com/linux/v5.0/ident/__pagevec_lru_add_fn
+
+    Every page added this way counts in the reclaim statistics that
+    ``get_scan_count`` balances anon against file with
+    (``update_page_reclaim_stat``): ``recent_scanned`` of its type, and
+    ``recent_rotated`` too when it goes on an active list. Fresh pages, pages
+    put back after migration and swapped-in pages come this way; reclaim's own
+    putback (``putback_inactive_pages``, ``move_active_pages_to_lru``) does not.
+    """
+    pfns = np.asarray(pfns, dtype=np.int64)
+    if not pfns.size:
+        return
+    lv = get_lruvec(node)
+    lv.add(pfns, lru)
+    file = int(is_file_lru(lru))
+    lv.recent_scanned[file] += int(pfns.size)
+    if is_active_lru(lru):
+        lv.recent_rotated[file] += int(pfns.size)
 
 
 def mark_page_accessed(node: Node, pfns: np.ndarray) -> int:
@@ -437,7 +457,11 @@ def mark_page_accessed(node: Node, pfns: np.ndarray) -> int:
 
 
 def activate_pages(node: Node, pfns: np.ndarray) -> None:
-    """``activate_page``: move inactive pages to the head of their active list."""
+    """``activate_page``: move inactive pages to the head of their active list.
+
+    ``__activate_page`` counts ``pgactivate`` and ``update_page_reclaim_stat(file,
+    rotated=1)``: one more scanned and one more rotated page of that type.
+    """
     lv = get_lruvec(node)
     lrus = lv.lru[pfns]
     for lru in (LRU_INACTIVE_ANON, LRU_INACTIVE_FILE):
@@ -445,18 +469,28 @@ def activate_pages(node: Node, pfns: np.ndarray) -> None:
         if sel.size:
             lv.remove(sel)
             lv.add(sel, lru + 1)
-            node.machine.vm_events["pgactivate"] += int(sel.size)
+            n = int(sel.size)
+            node.machine.vm_events["pgactivate"] += n
+            file = int(is_file_lru(lru))
+            lv.recent_scanned[file] += n
+            lv.recent_rotated[file] += n
 
 
 def rotate_reclaimable_pages(node: Node, pfns: np.ndarray) -> None:
     """Writeback finished on pages reclaim wanted: move them to the inactive tail.
 
-    Kernel source: mm/swap.c ``rotate_reclaimable_page`` (counts ``pgrotated``),
+    Kernel source: mm/swap.c ``rotate_reclaimable_page`` and
+    ``pagevec_move_tail_fn`` (counts ``pgrotated``),
     https://elixir.bootlin.com/linux/v5.0/ident/rotate_reclaimable_page
 
     Only a page that is still reclaimable moves: on an LRU list, not
-    ``PageDirty`` again, not unevictable; and ``pagevec_move_tail_fn`` then
-    skips active pages, so only pages on an inactive list go to its tail.
+    ``PageDirty`` again, not unevictable. It goes to the tail of the
+    *inactive* list of its type even from an active list: since v4.11
+    (commit c55e8d035b28, "mm: vmscan: move dirty pages out of the way until
+    they're flushed") ``pagevec_move_tail_fn`` clears ``PG_active``, because
+    ``shrink_page_list`` activates dirty and writeback pages it cannot free
+    yet. Pages move one after another in the order given (the last one ends
+    at the very tail).
 
     Simplifications: page locks are not modelled. ``PG_dirty`` of an
     anonymous page stands in mmsim for its dirty pte as well (a write after
@@ -469,11 +503,12 @@ def rotate_reclaimable_pages(node: Node, pfns: np.ndarray) -> None:
     if redirtied.any():
         pfns = pfns[~redirtied]
     lrus = lv.lru[pfns]
-    for lru in (LRU_INACTIVE_ANON, LRU_INACTIVE_FILE):
-        sel = pfns[lrus == lru]
+    on = lrus != NO_LRU
+    for inactive in (LRU_INACTIVE_ANON, LRU_INACTIVE_FILE):
+        sel = pfns[on & ((lrus & ~np.uint8(1)) == inactive)]
         if sel.size:
             lv.remove(sel)
-            lv.add(sel, lru, tail=True)
+            lv.add(sel, inactive, tail=True)
             node.machine.vm_events["pgrotated"] += int(sel.size)
 
 

@@ -85,7 +85,7 @@ lesson.source_excerpt(vmscan.get_scan_count, "if not sc.may_swap", "if balance i
 lesson.compare((("32MiB", 60), ("none", 60), ("8MiB", 60), ("32MiB", 0)))
 
 # %% [markdown]
-# * **With swap**, kswapd first reclaims all the page cache (~7800 pages). It then writes 4480
+# * **With swap**, kswapd first reclaims all the page cache (~7800 pages). It then writes 4465
 #   cold anonymous pages to swap. Every one of them is rotated after its write (`pgrotated`)
 #   and then freed, and the hot ones come back (`pswpin`). Nobody stalls.
 # * **Without swap**, the same cache is reclaimed. After that, `get_scan_count` has nothing to

@@ -451,8 +451,10 @@ def mark_page_accessed(node: Node, pfns: np.ndarray) -> int:
     if promote.size:
         activate_pages(node, promote)
         lv.clear_flags(promote, PG_referenced)
-        # workingset_activation: the clock ticks for activations too
-        lv.inactive_age += int(promote.size)
+        # workingset_activation: the clock ticks for activated file pages
+        # (page_is_file_cache), not for anonymous ones
+        n_file = int(np.count_nonzero(lrus[inactive & refd] == LRU_INACTIVE_FILE))
+        lv.inactive_age += n_file
     return int(promote.size)
 
 

@@ -344,6 +344,12 @@ def shrink_page_list(pgdat: Node, lv: Lruvec, pfns: np.ndarray, sc: ScanControl,
     only by kswapd on a ``PGDAT_DIRTY`` node when already marked for reclaim
     (else marked and activated), and only with ``may_writepage``; clean →
     freed. Pages sent to writeback stay inactive (keep).
+
+    Simplifications: a page's page-table accessed bits are one bit
+    (``PG_young``), so ``page_check_references``' rule that a file page
+    referenced through more than one mapping is activated at once
+    (``referenced_ptes > 1``) is not modelled; nor are ``VM_EXEC`` pages or
+    mlocked pages.
     """
     machine = pgdat.machine
     cost = machine.cost
@@ -529,6 +535,11 @@ def shrink_active_list(nr_to_scan: int, lv: Lruvec, sc: ScanControl, lru: int) -
     Counts ``pgrefill`` (pages looked at) and ``pgdeactivate``; referenced
     (accessed-bit) pages count as rotated but are deactivated all the same
     (only executable file pages would stay active, and mmsim has none).
+
+    Simplifications: the ``mm_vmscan_lru_shrink_active`` tracepoint is not
+    emitted (nor ``mm_vmscan_inactive_list_is_low`` in
+    :func:`inactive_list_is_low`): they would fire for every 32-page chunk
+    and the lessons do not read them.
     """
     pgdat = lv.node
     machine = pgdat.machine

@@ -207,8 +207,11 @@ class FileMapping(Mapping):
         if ages is None:
             ages = lv.inactive_age + 1 + np.arange(idx.size, dtype=np.int64)
             lv.inactive_age += int(idx.size)
-        ws = (lv.flags[pfns] & PG_workingset) != 0
-        self.shadow[idx] = ages * 2 + ws
+        shadow = ages << 1
+        fl = lv.flags[pfns]
+        if fl.tobytes().translate(_WORKINGSET_BIT).count(1):  # any PG_workingset page?
+            shadow |= (fl >> 6) & 1  # PG_workingset is 0x40
+        self.shadow[idx] = shadow
         self.pfn[idx] = -1
 
     def _released(self, idx: np.ndarray) -> None:
@@ -409,6 +412,9 @@ _SMALL_BATCH = 256
 _MINUS_ONE_BYTES = np.full(4096, -1, dtype=np.int64).tobytes()
 #: page flag byte -> 1 if PG_dirty is set (bytes.translate table)
 _DIRTY_BIT = bytes(1 if b & PG_dirty else 0 for b in range(256))
+#: page flag byte -> 1 if PG_workingset is set
+_WORKINGSET_BIT = bytes(1 if b & PG_workingset else 0 for b in range(256))
+assert PG_workingset == 0x40
 
 
 def _none_resident(a: np.ndarray) -> bool:
@@ -507,13 +513,18 @@ def release_pages_from_owners(node: Node, pfns: np.ndarray) -> None:
         one_owner = o0 >= 0 and (owners == o0).all()
     # workingset_eviction ticks the clock once per file page, in the order reclaim freed
     # them (__remove_mapping); anonymous pages leave no shadow and do not tick it
-    is_file = node.state[pfns - node.node_start_pfn] == FRAME_FILE
-    n_file = int(np.count_nonzero(is_file))
-    ages = lv.inactive_age + np.cumsum(is_file)
-    lv.inactive_age += n_file
     if one_owner:
-        mappings[o0].page_evicted(lv.index[pfns], pfns, ages)
+        m = mappings[o0]
+        ages = None
+        if m.kind == FRAME_FILE:
+            n = int(pfns.size)
+            ages = np.arange(lv.inactive_age + 1, lv.inactive_age + 1 + n, dtype=np.int64)
+            lv.inactive_age += n
+        m.page_evicted(lv.index[pfns], pfns, ages)
         return
+    is_file = node.state[pfns - node.node_start_pfn] == FRAME_FILE
+    ages = lv.inactive_age + np.cumsum(is_file)
+    lv.inactive_age += int(np.count_nonzero(is_file))
     for oid in sorted_unique(owners).tolist():
         if oid < 0:
             continue

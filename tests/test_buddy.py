@@ -779,3 +779,25 @@ def test_free_pages_bulk_merges_into_existing_blocks():
     pa.free_pages_bulk(node, [p for p in range(1024) if p != 5])
     assert lists(z) == {(10, M): [0]}
     check_node(node)
+
+
+def test_nofragment_walk_that_finds_nothing_is_retried_without_the_flag():
+    # get_page_from_freelist: "It's possible on a UMA machine to get through all zones that
+    # are fragmented. If avoiding fragmentation, reset and try again." With
+    # ALLOC_NOFRAGMENT, __rmqueue_fallback may only steal whole pageblocks (order >= 9);
+    # here the only free memory is Movable order 0..8 blocks, so the first walk fails and
+    # the retry without the flag falls back to the largest one (order 8 at 768)
+    node = Node.build(zones={"Normal": 1024}, pcp=False)
+    z = node.zone("Normal")
+    assert node.alloc_pages(9, "GFP_HIGHUSER_MOVABLE", alloc_flags=NOWM) == 0
+    assert node.alloc_pages(8, "GFP_HIGHUSER_MOVABLE", alloc_flags=NOWM) == 512
+    assert lists(z) == {(8, M): [768]}
+    flags = pa.ALLOC_NO_WATERMARKS | pa.ALLOC_NOFRAGMENT
+    assert node.alloc_pages(0, "GFP_KERNEL", alloc_flags=flags) == 768
+    check_node(node)
+
+
+def test_boot_counts_pgfree_for_every_page_handed_to_the_buddy():
+    # memblock_free_all -> __free_pages_core -> __free_pages: PGFREE per page
+    node = Node.build(mem="256MiB")
+    assert node.machine.vm_events["pgfree"] == sum(z.managed_pages for z in node.zones)

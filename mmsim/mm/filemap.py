@@ -301,6 +301,10 @@ class FileMapping(Mapping):
         writes: caching data about to be overwritten is no reason to evict the
         working set); its shadow entry is dropped. A whole-page write reads
         nothing from disk. Each page costs one copy (``read_page_ns``).
+
+        Simplifications: ``__GFP_WRITE`` itself is not passed to the allocator
+        (its only other use, spreading dirty pages by ``node_dirty_ok``, is
+        not modelled); no ``balance_dirty_pages`` throttling.
         """
         from mmsim.mm.slowpath import alloc_pages_task
 

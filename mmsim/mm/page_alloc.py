@@ -1380,26 +1380,34 @@ def get_page_from_freelist(node: Node, gfp: int, order: int, alloc_flags: int,
 
     Returns ``(pfn, zone)`` or ``(NIL, None)``. ``ALLOC_NO_WATERMARKS`` skips
     the check; ``node_reclaim_mode`` is 0 (the default), so a failing zone is
-    simply passed over. The ``ALLOC_NOFRAGMENT`` spreading of later kernels is
-    not done because v5.0 never sets that flag.
+    simply passed over. A walk with ``ALLOC_NOFRAGMENT`` that finds nothing is
+    made again without it (one node: the remote-node early retry cannot
+    happen). v5.0 has this code but ``alloc_flags_nofragment`` never sets the
+    flag (a bug fixed in 5.2), so only callers passing it reach it.
+
+    Simplifications: no ``cpuset``, no dirty-page spreading for
+    ``__GFP_WRITE`` (``node_dirty_ok``), no ``node_reclaim``.
     """
     wmark = alloc_flags & ALLOC_WMARK_MASK
     cz = ac.classzone_idx
     mt = ac.migratetype
-    for zone in ac.zonelist:
-        mark = zone._watermark[wmark] + zone.watermark_boost
-        free = zone.nr_free_pages
-        ok = not order and free - (0 if alloc_flags & ALLOC_CMA else zone.nr_free_cma) > \
-            mark + zone.lowmem_reserve[cz]
-        if not ok and not __zone_watermark_ok(zone, order, mark, cz, alloc_flags, free) \
-                and not alloc_flags & ALLOC_NO_WATERMARKS:
-            continue
-        pfn = rmqueue(zone, order, gfp, alloc_flags, mt, cpu)
-        if pfn != NIL:
-            if order and alloc_flags & ALLOC_HARDER:
-                reserve_highatomic_pageblock(zone, pfn)
-            return pfn, zone
-    return NIL, None
+    while True:  # retry:
+        for zone in ac.zonelist:
+            mark = zone._watermark[wmark] + zone.watermark_boost
+            free = zone.nr_free_pages
+            ok = not order and free - (0 if alloc_flags & ALLOC_CMA else zone.nr_free_cma) > \
+                mark + zone.lowmem_reserve[cz]
+            if not ok and not __zone_watermark_ok(zone, order, mark, cz, alloc_flags, free) \
+                    and not alloc_flags & ALLOC_NO_WATERMARKS:
+                continue
+            pfn = rmqueue(zone, order, gfp, alloc_flags, mt, cpu)
+            if pfn != NIL:
+                if order and alloc_flags & ALLOC_HARDER:
+                    reserve_highatomic_pageblock(zone, pfn)
+                return pfn, zone
+        if not alloc_flags & ALLOC_NOFRAGMENT:
+            return NIL, None
+        alloc_flags &= ~ALLOC_NOFRAGMENT  # fragmented everywhere: allow fallbacks
 
 
 def _resolve_kind(kind: int | str | None, mt: int) -> int:
@@ -1683,10 +1691,12 @@ def alloc_pages_bulk(node: Node, nr_pages: int, gfp: int | str | None = None, *,
 
     Simplifications
     ---------------
-    Pages bypass the per-cpu lists (the kernel's ``rmqueue_bulk`` refills
-    would have handed out the same pages in the same order, ``batch`` at a
-    time). Fewer than ``nr_pages`` pfns are returned when the watermarks
-    stop it; the caller decides what the slow path does.
+    Pages bypass the per-cpu lists: the kernel's ``rmqueue_bulk`` refills
+    take the same pages from the buddy lists, ``batch`` at a time, but pages
+    already sitting on a per-cpu list (freed there earlier) would be handed
+    out first, newest first; here they stay on that list. Fewer than
+    ``nr_pages`` pfns are returned when the watermarks stop it; the caller
+    decides what the slow path does.
 
     Examples
     --------
@@ -1783,8 +1793,14 @@ def free_pages_bulk(node: Node, pfns: Any, *, checked: bool = False) -> None:
 
     Simplifications
     ---------------
-    Pages go straight to the buddy lists, as ``free_pcppages_bulk`` would
-    send them once their per-cpu list overflowed.
+    Pages go straight to the buddy lists. v5.0 frees reclaim's pages with
+    ``free_unref_page_list`` onto the per-cpu lists, and only ``batch`` at a
+    time reach the buddy once a list holds ``high`` (378 on a zone of 1 GiB
+    or more), so the kernel's ``NR_FREE_PAGES`` lags by up to that many pages
+    per CPU and zone. Blocks are the same, but where and in which order they
+    sit on the lists can differ: a merge across pageblocks of different
+    types goes on the list of the first pageblock here, of the last page
+    freed in the kernel.
 
     ``checked=True`` is for callers inside mmsim that already know the pages
     are distinct allocated order-0 pages (reclaim); it skips the validation.
@@ -2086,6 +2102,7 @@ def free_range_at_boot(zone: Zone, start: int, end: int) -> None:
         _set_frames(node, zone, pfn, 1 << order, FRAME_FREE)
         mt = node.get_pageblock_migratetype(pfn)
         __free_one_page(zone, pfn, order, mt)
+        node.machine.vm_events["pgfree"] += 1 << order  # __free_pages_core counts PGFREE
         pfn += 1 << order
 
 

@@ -8,10 +8,13 @@ allocator when all objects on it are gone. Because reclaimable allocations
 fall back into Movable pageblocks when their own run out, a slab-heavy
 workload is also what steals pageblocks and triggers watermark boosts.
 
-``do_shrink_slab`` in v5.0 scans ``(freeable >> priority) * 4 / seeks``
-objects per call (``seeks = DEFAULT_SEEKS = 2``), at most twice the cache's
-size, in batches of ``SHRINK_BATCH = 128``, and counts them in
-``slabs_scanned``.
+``do_shrink_slab`` in v5.0 adds ``(freeable >> priority) * 4 / seeks``
+objects (``seeks = DEFAULT_SEEKS = 2``) to the work deferred from earlier
+calls (``nr_deferred``), scans it in batches of ``SHRINK_BATCH = 128`` - at
+most half the cache when the new share is small, never more than twice it -
+counts each batch in ``slabs_scanned`` and carries what is left (less than a
+batch) to the next call. Without that carry a cache smaller than about
+262,144 objects would never be scanned at the default priority 12.
 
 Kernel source: mm/vmscan.c ``do_shrink_slab`` L452-580, ``shrink_slab`` L680-719,
 https://elixir.bootlin.com/linux/v5.0/source/mm/vmscan.c#L452
@@ -19,9 +22,13 @@ https://elixir.bootlin.com/linux/v5.0/source/mm/vmscan.c#L452
 Simplifications
 ---------------
 * One cache per node with ``objs_per_page`` objects per page (21: a 192-byte
-  dentry), all of them unused; the oldest objects are dropped first and every
-  ``objs_per_page`` dropped objects free one page (no partially used slabs).
-* No deferred work (``nr_deferred``) is carried between calls.
+  dentry), all of them unused; the oldest objects are dropped first and a
+  page is freed once all its objects are gone (objects are dropped from the
+  oldest page first, so at most one page is partly empty).
+* Freed slab pages are credited to the reclaim that shrank them at once
+  (``reclaim_state->reclaimed_slab``); in the kernel dentries and inodes are
+  freed through RCU callbacks, which often run later and outside it.
+* The ``mm_shrink_slab_start`` / ``_end`` tracepoints are not emitted.
 """
 
 from __future__ import annotations
@@ -50,6 +57,11 @@ class SlabCache:
         self.pages: deque[np.ndarray] = deque()
         self.member = np.zeros(node.node_spanned_pages, dtype=bool)
         self.nr_pages = 0
+        #: objects already dropped from the oldest page (it is freed when all are gone)
+        self.dropped = 0
+        self._dropped_pfn: int | None = None
+        #: ``shrinker->nr_deferred[nid]``: scan work carried to the next call
+        self.nr_deferred = 0
 
     def add(self, pfns: np.ndarray) -> None:
         self.member[pfns] = True
@@ -63,33 +75,71 @@ class SlabCache:
             self.member[pf] = False
             self.nr_pages -= int(pf.size)
             free_pages_bulk(self.node, pf)
+            if self.dropped and self._oldest() not in (None, self._dropped_pfn):
+                self.dropped = 0  # the partly emptied page went with them
         return int(pf.size)
 
+    def _oldest(self) -> int | None:
+        """The oldest page still in the cache (objects are dropped from it first)."""
+        while self.pages:
+            live = self.pages[0][self.member[self.pages[0]]]
+            if live.size:
+                return int(live[0])
+            self.pages.popleft()
+        return None
+
     def count_objects(self) -> int:
-        return self.nr_pages * self.objs_per_page
+        return self.nr_pages * self.objs_per_page - self.dropped
 
     def shrink(self, pgdat: Node, priority: int, sc: Any = None) -> int:
-        """``do_shrink_slab`` for this cache; returns pages freed."""
+        """``do_shrink_slab`` for this cache; returns pages freed.
+
+        Kernel source: mm/vmscan.c ``do_shrink_slab`` (L452-580),
+        https://elixir.bootlin.com/linux/v5.0/source/mm/vmscan.c#L452
+
+        Examples
+        --------
+        At priority 12 a 4,200-object cache (200 pages) adds
+        ``(4200 >> 12) * 4 / 2 = 2`` objects of work a call: nothing is
+        scanned until 64 calls have deferred a whole batch of 128.
+
+        >>> from mmsim import Node
+        >>> from mmsim.mm.page_alloc import alloc_pages_bulk
+        >>> node = Node.build(zones={"Normal": "64MiB"})
+        >>> cache = get_slab_cache(node)
+        >>> cache.add(alloc_pages_bulk(node, 200, "GFP_KERNEL|__GFP_RECLAIMABLE", kind="slab"))
+        >>> [cache.shrink(node, 12) for _ in range(63)].count(0), cache.nr_deferred
+        (63, 126)
+        >>> cache.shrink(node, 12), cache.nr_deferred, node.machine.vm_events["slabs_scanned"]
+        (6, 0, 128)
+        """
         if pgdat is not self.node:
             return 0
         freeable = self.count_objects()
         if not freeable:
             return 0
+        nr = self.nr_deferred  # atomic_long_xchg(&nr_deferred[nid], 0)
+        self.nr_deferred = 0
         delta = (freeable >> priority) * 4 // DEFAULT_SEEKS
-        total_scan = min(delta, freeable * 2)
+        total_scan = nr + delta
+        next_deferred = total_scan
+        if delta < freeable // 4:  # no windup from deferred work: at most half the cache
+            total_scan = min(total_scan, freeable // 2)
+        if total_scan > freeable * 2:
+            total_scan = freeable * 2
         scanned = 0
         while total_scan >= SHRINK_BATCH or total_scan >= freeable:
-            nr = min(SHRINK_BATCH, total_scan)
-            scanned += nr
-            total_scan -= nr
-            if nr == 0 or scanned >= freeable:
-                break
-        scanned = min(scanned, freeable)
+            nr_to_scan = min(SHRINK_BATCH, total_scan)
+            scanned += nr_to_scan
+            total_scan -= nr_to_scan
+        self.nr_deferred += max(0, next_deferred - scanned)
         machine = pgdat.machine
         machine.vm_events["slabs_scanned"] += scanned
         if sc is not None:
             sc.cost_ns += scanned * machine.cost.slab_object_ns
-        pages_to_free = scanned // self.objs_per_page
+        # scan_objects: every object looked at is unused and dropped, oldest first
+        objs = min(scanned, freeable) + self.dropped
+        pages_to_free, self.dropped = divmod(objs, self.objs_per_page)
         freed = 0
         while pages_to_free > freed and self.pages:
             batch = self.pages[0]
@@ -105,6 +155,9 @@ class SlabCache:
                 self.nr_pages -= int(take.size)
                 free_pages_bulk(self.node, take)
                 freed += int(take.size)
+        self._dropped_pfn = self._oldest() if self.dropped else None
+        if self._dropped_pfn is None:
+            self.dropped = 0
         return freed
 
 

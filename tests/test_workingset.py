@@ -10,6 +10,7 @@ does with the pages it frees.
 from __future__ import annotations
 
 import numpy as np
+from compaction_layouts import drive as run
 
 from mmsim import Node
 from mmsim.mm import vmscan
@@ -24,14 +25,6 @@ from mmsim.mm.swap import (
     SwapArea,
     get_lruvec,
 )
-
-
-def run(gen) -> object:
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        return stop.value
 
 
 def evict(node: Node, pfns: list[int]) -> None:

@@ -817,9 +817,10 @@ def free_order0_pages(node: Node, pfns: list[int], cpu: int = 0) -> None:
     CPU's per-cpu list (``free_unref_page``) and, each time the list
     reaches ``high``, ``batch`` pages go back to the buddy lists
     (``free_pcppages_bulk``). The same operations in the same order as the
-    loop of single frees; the fast path only writes the buddy merge out on
-    local variables (as :func:`_free_runs` does) and checks all pages first.
-    ``benchmarks/fastpath_check.py`` compares the two.
+    loop of single frees, checked page by page as they come; the fast path
+    writes ``free_unref_page`` out on local variables and hands each drained
+    batch to :func:`_free_runs`. ``benchmarks/fastpath_check.py`` compares
+    the two.
 
     Raises
     ------
@@ -827,30 +828,13 @@ def free_order0_pages(node: Node, pfns: list[int], cpu: int = 0) -> None:
         As :func:`free_pages` does, at the first pfn that is not the head of
         an allocated order-0 page (the pages before it are freed).
     """
-    if not pfns:
-        return
     if not (_FAST_PATHS and node.pcp_enabled) or cpu.__class__ is not int \
             or not 0 <= cpu < node.machine.nr_cpus:
         for pfn in pfns:
             free_pages(node, pfn, 0, cpu=cpu)
         return
     base = node.node_start_pfn
-    ho = node._head_order
     span = node.node_spanned_pages
-    for pfn in pfns:
-        if pfn.__class__ is not int or not 0 <= pfn - base < span or ho[pfn - base] != 0:
-            break
-    else:
-        if len(set(pfns)) == len(pfns):
-            _free_order0_checked(node, pfns, cpu)
-            return
-    for pfn in pfns:  # a bad or repeated pfn: free one by one up to it, then raise
-        free_pages(node, pfn, 0, cpu=cpu)
-
-
-def _free_order0_checked(node: Node, pfns: list[int], cpu: int) -> None:
-    """:func:`free_order0_pages` once every pfn is known to be an allocated order-0 head."""
-    base = node.node_start_pfn
     ho = node._head_order
     st = node._state
     bmt = node._buddy_mt
@@ -859,11 +843,17 @@ def _free_order0_checked(node: Node, pfns: list[int], cpu: int) -> None:
     pb_base = node.pb_base
     zones = node.zones
     not_buddy = NOT_BUDDY
-    node.machine.vm_events["pgfree"] += len(pfns)
+    events = node.machine.vm_events
     for pfn in pfns:
+        if pfn.__class__ is not int or not 0 <= pfn - base < span or ho[pfn - base] != 0:
+            # the single-page path: converts a numpy integer and frees it, or raises
+            # naming the field and value (a bad pfn, or one freed earlier in the list)
+            free_pages(node, pfn, 0, cpu=cpu)
+            continue
         i = pfn - base
         zone = zones[zid[i]]
         ho[i] = not_buddy
+        events["pgfree"] += 1
         nr_state = zone.nr_state
         nr_state[st[i]] -= 1
         # free_unref_page
@@ -920,100 +910,22 @@ def _free_order0_list(zone: Zone, pfns: list[int]) -> None:
 
     Each page leaves the per-cpu state and is freed with
     ``__free_one_page(zone, pfn, 0, mt)``, ``mt`` the migratetype recorded when
-    it entered the list; the merge, ``del_from_free_area`` and
-    ``add_to_free_area`` are written out on local variables.
+    it entered the list: :func:`_free_runs` with one-page runs and those types.
     """
     node = zone.node
     base = node.node_start_pfn
     st = node._state
-    bo = node._buddy_order
     bmt = node._buddy_mt
-    zid = node._zone_id
-    nxt = node._nxt
-    prv = node._prv
-    head = zone._head
-    tail_ = zone._tail
-    nr_list = zone._nr_list
-    nr_free = zone._nr_free
-    my_zone = zone.idx
-    zstart = zone.zone_start_pfn
-    zend = zstart + zone.spanned_pages
-    top = MAX_ORDER - 1
-    nil = NIL
-    not_buddy = NOT_BUDDY
     frame_free = FRAME_FREE
-    cma = MIGRATE_CMA
-    added = 0
-    added_cma = 0
+    mts = []
     for p in pfns:
         i = p - base
-        mt = bmt[i]
         st[i] = frame_free
-        if mt != MIGRATE_ISOLATE:
-            added += 1
-            if mt == cma:
-                added_cma += 1
-        pfn = p
-        order = 0
-        buddy_pfn = nil
-        while order < top:
-            buddy_pfn = pfn ^ (1 << order)
-            if not (zstart <= buddy_pfn < zend):
-                break
-            j = buddy_pfn - base
-            if bo[j] != order or zid[j] != my_zone:
-                break
-            key = (order << 3) | bmt[j]
-            n_, p_ = nxt[j], prv[j]
-            if p_ == nil:
-                head[key] = n_
-            else:
-                nxt[p_ - base] = n_
-            if n_ == nil:
-                tail_[key] = p_
-            else:
-                prv[n_ - base] = p_
-            bo[j] = not_buddy
-            nr_list[key] -= 1
-            nr_free[order] -= 1
-            pfn &= buddy_pfn
-            order += 1
-        at_tail = False
-        if order < top - 1 and buddy_pfn != nil:
-            higher_buddy = (buddy_pfn & pfn) ^ (1 << (order + 1))
-            if zstart <= higher_buddy < zend:
-                j = higher_buddy - base
-                at_tail = bo[j] == order + 1 and zid[j] == my_zone
-        i = pfn - base
-        key = (order << 3) | mt
-        if at_tail:
-            old = tail_[key]
-            prv[i] = old
-            nxt[i] = nil
-            if old == nil:
-                head[key] = pfn
-            else:
-                nxt[old - base] = pfn
-            tail_[key] = pfn
-        else:
-            old = head[key]
-            nxt[i] = old
-            prv[i] = nil
-            if old == nil:
-                tail_[key] = pfn
-            else:
-                prv[old - base] = pfn
-            head[key] = pfn
-        bo[i] = order
-        bmt[i] = mt
-        nr_list[key] += 1
-        nr_free[order] += 1
+        mts.append(bmt[i])
     n = len(pfns)
     zone.nr_state[FRAME_PCP] -= n
     zone.nr_state[FRAME_FREE] += n
-    zone.nr_free_pages += added
-    if added_cma:
-        zone.nr_free_cma += added_cma
+    _free_runs(zone, pfns, [p + 1 for p in pfns], mts)
 
 
 # ==========================================================================
@@ -1964,11 +1876,13 @@ def _free_zone_pages(node: Node, zone: Zone, zidx: np.ndarray) -> None:
             p += 1 << order
 
 
-def _free_runs(zone: Zone, starts: list[int], ends: list[int]) -> None:
+def _free_runs(zone: Zone, starts: list[int], ends: list[int],
+               mts: list[int] | None = None) -> None:
     """Free each run ``[s, e)`` of order-0 frames of ``zone`` as its maximal aligned blocks.
 
     Equivalent to, for every run and every block of it in ascending pfn order,
-    ``__free_one_page(zone, pfn, order, pageblock migratetype)`` (the frames'
+    ``__free_one_page(zone, pfn, order, mt)`` with ``mt`` the pageblock's
+    migratetype, or ``mts[k]`` for run ``k`` when given (the frames'
     state must already be ``FRAME_FREE``), for a zone without Isolate pageblocks
     (``nr_isolate_pageblock`` 0: no Isolate check at the pageblock boundary).
     This is that loop with the merge, ``del_from_free_area`` and
@@ -2000,7 +1914,7 @@ def _free_runs(zone: Zone, starts: list[int], ends: list[int]) -> None:
     cma = MIGRATE_CMA
     added = 0
     added_cma = 0
-    for s, e in zip(starts, ends):
+    for k, (s, e) in enumerate(zip(starts, ends)):
         p = s
         while p < e:
             # the largest aligned block at p that fits: min(alignment, room), as a
@@ -2012,7 +1926,7 @@ def _free_runs(zone: Zone, starts: list[int], ends: list[int]) -> None:
             if order > top:
                 order = top
             size = 1 << order
-            mt = pb_mt[(p >> pb_order) - pb_base]
+            mt = pb_mt[(p >> pb_order) - pb_base] if mts is None else mts[k]
             if mt != isolate:
                 added += size
                 if mt == cma:

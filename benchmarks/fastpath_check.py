@@ -12,6 +12,12 @@ Usage::
 
     python benchmarks/fastpath_check.py            # 200 random cases per check
     python benchmarks/fastpath_check.py --cases 2000 --seed 7
+    python benchmarks/fastpath_check.py --python   # the Python fast paths, even when
+                                                   # the C twins (mmsim.mm._buddy) are built
+
+Where ``mmsim.mm._buddy`` is built, the fast side runs its compiled loops;
+``--python`` checks the pure-Python fast paths that replace them without a C
+compiler.
 
 It complements ``benchmarks/golden_output.py`` (whole runs, byte-identical
 output) with states that the scenarios rarely reach.
@@ -101,6 +107,12 @@ def random_node(rng: np.random.Generator, with_lru: bool = False):
         pb = int(rng.integers(0, npb))
         kind = [MIGRATE_CMA, MIGRATE_ISOLATE, MIGRATE_UNMOVABLE][int(rng.integers(0, 3))]
         node._pageblock_mt[pb] = kind
+    for z in node.zones:  # zone->nr_isolate_pageblock, as set_migratetype_isolate keeps it
+        first = (z.zone_start_pfn >> 9) - node.pb_base
+        last = ((z.zone_start_pfn + z.spanned_pages - 1) >> 9) - node.pb_base
+        nr_isolate = bytes(node._pageblock_mt[first:last + 1]).count(MIGRATE_ISOLATE)
+        if nr_isolate:
+            z.nr_isolate_pageblock = nr_isolate
     live = []
     gfps = ["GFP_HIGHUSER_MOVABLE", "GFP_KERNEL", "GFP_KERNEL|__GFP_RECLAIMABLE", "GFP_DMA32",
             "GFP_DMA"]
@@ -149,6 +161,19 @@ def reference():
     finally:
         for name, v in saved.items():
             importlib.import_module(name)._FAST_PATHS = v
+
+
+@contextlib.contextmanager
+def python_only():
+    """Run the block with the compiled twins (``mmsim.mm._buddy``) switched off."""
+    from mmsim.mm import page_alloc
+
+    saved = page_alloc._buddy
+    page_alloc._buddy = None
+    try:
+        yield
+    finally:
+        page_alloc._buddy = saved
 
 
 def random_lru_node(rng: np.random.Generator):
@@ -462,13 +487,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", action="append", choices=sorted(CHECKS))
+    ap.add_argument("--python", action="store_true",
+                    help="check the pure-Python fast paths (compiled twins off)")
     args = ap.parse_args(argv)
+    from mmsim.mm import page_alloc
+
+    side = "python" if args.python or page_alloc._buddy is None else "compiled"
+    print(f"fast paths: {side}")
     bad = 0
     for name in args.only or list(CHECKS):
         rng = np.random.default_rng(args.seed)
         fails = []
         for case in range(args.cases):
-            ok, msg = CHECKS[name](rng)
+            with python_only() if args.python else contextlib.nullcontext():
+                ok, msg = CHECKS[name](rng)
             if not ok:
                 fails.append(f"case {case}: {msg}")
         bad += len(fails)

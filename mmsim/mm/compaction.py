@@ -43,6 +43,7 @@ import numpy as np
 
 from mmsim.kthread import Run
 from mmsim.mm import gfp as G
+from mmsim.mm import page_alloc as _page_alloc
 from mmsim.mm.mmzone import (
     FRAME_FILE,
     FRAME_FREE,
@@ -65,8 +66,11 @@ from mmsim.mm.page_alloc import (
     ALLOC_WMARK_MASK,
     __zone_watermark_ok,
     del_from_free_area,
+    find_suitable_fallback,
+    free_order0_pages,
     zone_watermark_ok,
 )
+from mmsim.mm.swap import NO_LRU, PG_writeback, get_lruvec, lru_cache_add
 from mmsim.mm.vmstat import fragmentation_index
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -364,7 +368,7 @@ class CompactControl:
         self.contended = False
         self.finishing_block = False
         self.last_migrated_pfn = 0
-        self._src_lru: dict[int, int] = {}
+        self._src_lru: list[int] = []  # the LRU list of each page of migratepages
         self.freepages_blocks: list[tuple[int, int]] = []
         self.cost_ns = 0
 
@@ -488,8 +492,6 @@ def isolate_migratepages_block(cc: CompactControl, low_pfn: int, end_pfn: int) -
     failing ends the call. Records ``cc.last_migrated_pfn`` (the first page
     isolated since the last drain). Returns the pfn where it stopped.
     """
-    from mmsim.mm.swap import get_lruvec, lru_cache_add
-
     zone = cc.zone
     node = zone.node
     base = node.node_start_pfn
@@ -535,10 +537,7 @@ def isolate_migratepages_block(cc: CompactControl, low_pfn: int, end_pfn: int) -
             # pfn 0 leaves it unset, so the next isolated page records itself
             nz = took[took != 0]
             cc.last_migrated_pfn = int(nz[0]) if nz.size else 0
-        lrus = lv.lru[took - base]
-        src_lru = cc._src_lru
-        for p, lru in zip(took.tolist(), lrus.tolist()):
-            src_lru[p] = lru
+        cc._src_lru.extend(lv.lru[took - base].tolist())
         lv.remove(took)
         cc.migratepages.extend(took.tolist())
         cc.nr_migratepages += nr_isolated
@@ -569,8 +568,6 @@ def _migrate_candidates(cc: CompactControl, lv: Any, lo: int, hi: int) -> tuple[
     range, not a hole. Isolatable: visited and on an LRU list, not under
     writeback, and no file page without ``__GFP_FS``.
     """
-    from mmsim.mm.swap import NO_LRU, PG_writeback
-
     node = cc.zone.node
     base = node.node_start_pfn
     a, b = lo - base, hi - base
@@ -735,10 +732,20 @@ def _take_heads(cc: CompactControl, zone: Zone, start_pfn: int, heads: list[int]
     For each free block at ``start_pfn + h`` (``h`` in ``heads``, in walk
     order) :func:`_take_free_block`, until ``cc.nr_freepages`` reaches
     ``cc.nr_migratepages``; blocks below ``pageblock_order - 1`` are unlinked
-    here on local variables (``del_from_free_area`` written out). Appends
-    ``(h, order)`` to ``taken``; returns ``(pages isolated, tail pages jumped
-    over, offset where the walk stopped)``.
+    here on local variables (``del_from_free_area`` written out). Marks the
+    block's frames ``FRAME_ISOLATED`` and appends ``(pfn, order)`` to
+    ``taken``; returns ``(pages isolated, tail pages jumped over, offset where
+    the walk stopped)``. ``_buddy.take_heads`` is the compiled twin.
     """
+    compiled = _page_alloc._buddy
+    if compiled is not None:
+        total, jumped, stop, got, nr_free_pages, cma = compiled.take_heads(
+            zone, start_pfn, heads, n, cc.nr_migratepages, cc.nr_freepages, taken,
+            lambda pfn, order: _take_free_block(zone, pfn, order), FRAME_ISOLATED)
+        zone.nr_free_pages -= nr_free_pages
+        zone.nr_free_cma -= cma
+        cc.nr_freepages = got
+        return total, jumped, stop
     node = zone.node
     base = node.node_start_pfn
     lo = start_pfn - base
@@ -754,6 +761,8 @@ def _take_heads(cc: CompactControl, zone: Zone, start_pfn: int, heads: list[int]
     nr_free = zone._nr_free
     nil = NIL
     not_buddy = NOT_BUDDY
+    st = node._state
+    isolated = FRAME_ISOLATED
     big = pageblock_order - 1
     want = cc.nr_migratepages
     got = cc.nr_freepages
@@ -787,7 +796,11 @@ def _take_heads(cc: CompactControl, zone: Zone, start_pfn: int, heads: list[int]
             nr_free[order] -= 1
             if mt == MIGRATE_CMA:
                 cma += size
-        taken.append((h, order))
+        if order:
+            st[i:i + size] = _ISOLATED_RUN[:size]
+        else:
+            st[i] = isolated
+        taken.append((start_pfn + h, order))
         total += size
         if order:
             jumped += min(h + size, n) - h - 1
@@ -834,7 +847,8 @@ def isolate_freepages_block(cc: CompactControl, start_pfn: int, end_pfn: int) ->
     jumped = 0  # tails jumped over: isolated free blocks, compound pages
     bo = node._buddy_order
     want = cc.nr_migratepages
-    heads_l = heads.tolist()
+    # each block gives at least one page: the walk ends by the (want - got)th head
+    heads_l = heads[:max(1, want - cc.nr_freepages)].tolist()
     # every watermark check of the walk passes if it passes with the fewest free pages
     # and the highest mark the walk can reach; else ask about this walk's own blocks
     fast = (_FAST_PATHS and __zone_watermark_ok(
@@ -842,7 +856,7 @@ def isolate_freepages_block(cc: CompactControl, start_pfn: int, end_pfn: int) ->
         zone.nr_free_pages - want)) or _watermark_holds(cc, zone, lo, heads_l, want)
     if fast and _FAST_PATHS:
         total_isolated, jumped, stop = _take_heads(cc, zone, start_pfn, heads_l, n,
-                                                   isolated_blocks)
+                                                   cc.freepages_blocks)
     else:
         for h in heads_l:
             order = bo[lo + h]
@@ -872,7 +886,7 @@ def isolate_freepages_block(cc: CompactControl, start_pfn: int, end_pfn: int) ->
     if walked == n:  # only then is the skip hint updated
         valid = np.flatnonzero(node.state[lo:hi] != FRAME_HOLE)
         valid_page = start_pfn + int(valid[0]) if valid.size else None
-    if isolated_blocks:
+    if isolated_blocks:  # the walk with watermark checks: mark what it took
         st = node._state
         out = cc.freepages_blocks
         for h, order in isolated_blocks:
@@ -882,6 +896,7 @@ def isolate_freepages_block(cc: CompactControl, start_pfn: int, end_pfn: int) ->
             else:
                 st[b] = FRAME_ISOLATED
             out.append((start_pfn + h, order))
+    if total_isolated:
         zone.nr_state[FRAME_FREE] -= total_isolated
         zone.nr_state[FRAME_ISOLATED] += total_isolated
     tr = node.machine.tracer
@@ -940,7 +955,14 @@ def isolate_freepages(cc: CompactControl) -> None:
         node = zone.node
         base = node.node_start_pfn
         ho = node._head_order
-        pages: list[int] = []
+        pages: list[int] = [p for p, o in blocks if not o]
+        if len(pages) == len(blocks):  # order-0 blocks alone (the usual case)
+            node.head_order[np.array(pages, dtype=np.int64) - base] = 0
+            pages.reverse()
+            cc.freepages = pages + cc.freepages
+            cc.free_pfn = isolate_start_pfn
+            return
+        pages = []
         for p, o in blocks:
             if o:
                 ho[p - base:p - base + (1 << o)] = bytes(1 << o)
@@ -981,13 +1003,12 @@ def migrate_pages(cc: CompactControl) -> tuple[int, int, bool]:
     them, so the pages up to the next refill are moved together (same
     targets, same order of LRU additions and frees as one by one).
     """
-    from mmsim.mm.swap import lru_cache_add
-
     zone = cc.zone
     node = zone.node
     machine = node.machine
     cpu = _cpu(machine)
     remaining = cc.migratepages[::-1]  # list head first
+    lrus = cc._src_lru[::-1]
     n = len(remaining)
     migrated = 0
     enomem = False
@@ -1002,15 +1023,17 @@ def migrate_pages(cc: CompactControl) -> tuple[int, int, bool]:
         dsts = cc.freepages[:k]
         del cc.freepages[:k]
         cc.nr_freepages -= k
-        _move_pages(cc, remaining[migrated:migrated + k], dsts, cpu)
+        _move_pages(cc, remaining[migrated:migrated + k], lrus[migrated:migrated + k], dsts,
+                    cpu)
         migrated += k
     failed_src = remaining[migrated:]
     if failed_src:
         # putback_movable_pages: back on their LRU lists, in list order
-        for src in failed_src:
-            lru_cache_add(node, np.array([src], dtype=np.int64), cc._src_lru.pop(src))
+        for src, lru in zip(failed_src, lrus[migrated:]):
+            lru_cache_add(node, np.array([src], dtype=np.int64), lru)
     _node_isolated(node, -n)
     cc.migratepages = []
+    cc._src_lru = []
     cc.nr_migratepages = 0
     machine.vm_events["pgmigrate_success"] += migrated
     # case -ENOMEM: nr_failed++; goto out;  (the page that found no target)
@@ -1023,21 +1046,18 @@ def migrate_pages(cc: CompactControl) -> tuple[int, int, bool]:
 
 
 def _lruvec(node: Node) -> Any:
-    from mmsim.mm.swap import get_lruvec
-
     return get_lruvec(node)
 
 
-def _move_pages(cc: CompactControl, srcs: list[int], dsts: list[int], cpu: int) -> None:
-    """Migrate ``srcs[i]`` to ``dsts[i]`` in order (``unmap_and_move`` for each).
+def _move_pages(cc: CompactControl, srcs: list[int], lrus: list[int], dsts: list[int],
+                cpu: int) -> None:
+    """Migrate ``srcs[i]`` (isolated from LRU list ``lrus[i]``) to ``dsts[i]`` in order
+    (``unmap_and_move`` for each).
 
     The target takes the frame kind, page flags, owner and index (the owner's
     pfn array is pointed at it) and goes on its LRU list (``putback_lru_page``);
     the source is freed with ``put_page`` (order-0: per-cpu list).
     """
-    from mmsim.mm.page_alloc import free_order0_pages
-    from mmsim.mm.swap import lru_cache_add
-
     zone = cc.zone
     node = zone.node
     base = node.node_start_pfn
@@ -1074,8 +1094,6 @@ def _move_pages(cc: CompactControl, srcs: list[int], dsts: list[int], cpu: int) 
         if member.any():
             slab.member[s[member]] = False
             slab.member[d[member]] = True
-    src_lru = cc._src_lru
-    lrus = [src_lru.pop(p) for p in srcs]
     if lrus.count(lrus[0]) == k:
         lru_cache_add(node, d + base, lrus[0])
     else:
@@ -1097,8 +1115,6 @@ def release_freepages(cc: CompactControl) -> int:
     Each is an order-0 page, so it goes through the per-cpu list of the
     compacting CPU (``free_unref_page``), in list order, and counts ``pgfree``.
     """
-    from mmsim.mm.page_alloc import free_order0_pages
-
     node = cc.zone.node
     free_order0_pages(node, cc.freepages, _cpu(node.machine))
     high = max(cc.freepages, default=0)
@@ -1109,8 +1125,6 @@ def release_freepages(cc: CompactControl) -> int:
 
 def __compact_finished(zone: Zone, cc: CompactControl) -> int:
     """Stop conditions of a compaction run (L1313-1402); no watermark test in v5.0."""
-    from mmsim.mm.page_alloc import find_suitable_fallback
-
     if cc.contended:
         return COMPACT_CONTENDED
     if compact_scanners_met(cc):
@@ -1186,7 +1200,7 @@ def compact_zone(zone: Zone, cc: CompactControl) -> Gen:
             zone.compact_cached_migrate_pfn = [cc.migrate_pfn, cc.migrate_pfn]
         if cc.migrate_pfn == start_pfn:
             cc.whole_zone = True
-    cc._src_lru = {}
+    cc._src_lru = []
     cc.freepages_blocks = []
     cc.last_migrated_pfn = 0
     _trace_begin_end(zone, cc, "mm_compaction_begin", None)
@@ -1314,6 +1328,7 @@ def kcompactd_do_work(pgdat: Node) -> Gen:
         cc.zone = zone
         cc.freepages = []
         cc.migratepages = []
+        cc._src_lru = []
         if _kthread_should_stop(pgdat):
             return
         status = yield from compact_zone(zone, cc)

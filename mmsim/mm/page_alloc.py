@@ -101,6 +101,14 @@ if TYPE_CHECKING:  # pragma: no cover
 #: the fast paths beside the readable functions (same results; False runs the readable
 #: code alone, as benchmarks/fastpath_check.py does for its reference)
 _FAST_PATHS = True
+
+try:  # the compiled twins of the hot loops (mmsim/mm/_buddy.c), when it was built
+    from mmsim.mm import _buddy
+except ImportError:  # pragma: no cover - no C compiler at install time
+    _buddy = None
+else:
+    _buddy.configure(NIL, NOT_BUDDY, MIGRATE_ISOLATE, MIGRATE_CMA, MAX_ORDER, pageblock_order,
+                     FRAME_FREE, FRAME_PCP, MIGRATE_PCPTYPES, MIGRATE_MOVABLE)
 #: batches up to this many pages take the list-based fast paths (numpy calls on a few
 #: dozen elements cost more than plain Python on them)
 _SMALL_BATCH = 256
@@ -832,6 +840,10 @@ def free_order0_pages(node: Node, pfns: list[int], cpu: int = 0) -> None:
             or not 0 <= cpu < node.machine.nr_cpus:
         for pfn in pfns:
             free_pages(node, pfn, 0, cpu=cpu)
+        return
+    if _buddy is not None:
+        _buddy.free_order0(node, pfns, cpu, lambda pfn: free_pages(node, pfn, 0, cpu=cpu),
+                           lambda zone, pcp: free_pcppages_bulk(zone, pcp.batch, pcp))
         return
     base = node.node_start_pfn
     span = node.node_spanned_pages
@@ -1890,6 +1902,12 @@ def _free_runs(zone: Zone, starts: list[int], ends: list[int],
     in the same order, on the same lists - it is the reclaim and truncate hot
     path. ``benchmarks/fastpath_check.py`` compares the two on random layouts.
     """
+    if _buddy is not None and _FAST_PATHS:
+        added, added_cma = _buddy.free_runs(zone, starts, ends, mts)
+        zone.nr_free_pages += added
+        if added_cma:
+            zone.nr_free_cma += added_cma
+        return
     node = zone.node
     base = node.node_start_pfn
     bo = node._buddy_order

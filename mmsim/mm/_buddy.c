@@ -7,12 +7,17 @@
  * Python versions stay the reference (read them, not this file, to learn the
  * kernel) and run whenever this module is missing:
  *
- *   free_runs      page_alloc._free_runs      (__free_one_page for runs of
- *                                              order-0 frames: merge, unlink
- *                                              buddies, head/tail insert)
- *   unlink_blocks  compaction._take_heads     (del_from_free_area for each
- *                                              small free block the free
- *                                              scanner isolates)
+ *   free_runs    page_alloc._free_runs         __free_one_page for runs of
+ *                                              order-0 frames: merge, unlink the
+ *                                              buddies, insert at head or tail
+ *   free_order0  page_alloc.free_order0_pages  free_unref_page for a list of
+ *                                              pages, with free_pcppages_bulk
+ *                                              each time a per-cpu list is full
+ *   take_heads   compaction._take_heads        the free scanner taking free
+ *                                              blocks off their lists
+ *
+ * Anything unusual (a bad pfn, an Isolate pageblock, a block of half a
+ * pageblock or more) is handed back to the Python function that handles it.
  *
  * benchmarks/fastpath_check.py and tests/test_fastpaths.py run both versions
  * on random layouts and compare every array and counter.

@@ -83,3 +83,64 @@ def test_compiled_twins_built_when_required() -> None:
     if os.environ.get("MMSIM_REQUIRE_COMPILED") != "1":
         pytest.skip("MMSIM_REQUIRE_COMPILED is not set")
     assert pa._buddy is not None, "mmsim.mm._buddy was not built: is a C compiler installed?"
+
+
+# ---- the compiled twins on bad input: an error, named, and consistent lists ----------
+needs_compiled = pytest.mark.skipif(pa._buddy is None, reason="mmsim.mm._buddy is not built")
+
+
+def _fragmented_normal() -> tuple[Node, object, list[int]]:
+    """A 64 MiB node whose Normal zone has order-0 free blocks between in-use pages."""
+    node, pages = _node_with(64)
+    pa.drain_all_pages(node)
+    for p in pages[::2]:
+        pa.free_pages(node, p, 0, cpu=0)
+    pa.drain_all_pages(node)
+    return node, node.zone("Normal"), pages
+
+
+@needs_compiled
+def test_compiled_free_runs_rejects_bad_input_before_changing_anything() -> None:
+    node, zone, pages = _fragmented_normal()
+    used = pages[1]
+    base = node.node_start_pfn
+    node._state[used - base] = pa.FRAME_FREE  # what the callers do before freeing
+    before = fastpath_check.snapshot(node)
+    with pytest.raises(ValueError, match=r"mts\[1\] = 9 is not a migratetype"):
+        pa._buddy.free_runs(zone, [used, used], [used + 1, used + 1], [1, 9])
+    with pytest.raises(ValueError, match="outside the zone"):
+        pa._buddy.free_runs(zone, [used, zone.zone_start_pfn - 1],
+                            [used + 1, zone.zone_start_pfn], None)
+    assert not fastpath_check.diff(before, fastpath_check.snapshot(node))
+    # an empty run frees nothing, as the Python loop's `while p < e` does
+    assert pa._buddy.free_runs(zone, [used], [used], None) == (0, 0)
+    assert not fastpath_check.diff(before, fastpath_check.snapshot(node))
+
+
+@needs_compiled
+def test_compiled_take_heads_error_leaves_the_lists_as_python_would() -> None:
+    from mmsim.mm import compaction as C
+    from mmsim.mm.gfp import GFP_KERNEL
+    from mmsim.mm.mmzone import FRAME_ISOLATED
+
+    node, zone, pages = _fragmented_normal()
+    start = pages[0] & ~511
+    heads = [p - start for p in pages[::2][:3]]
+    outside = zone.zone_end_pfn + 5 - start
+    a, b = fastpath_check.clone(node), fastpath_check.clone(node)
+    za, zb = a.zone("Normal"), b.zone("Normal")
+    with pytest.raises(ValueError, match="outside the zone"):
+        pa._buddy.take_heads(za, start, [*heads, outside], 512, 100, 0, [], None,
+                             FRAME_ISOLATED)
+    # the Python loop on the heads before the bad one leaves the same arrays and lists
+    cc = C.CompactControl(-1, GFP_KERNEL, C.MIGRATE_SYNC)
+    cc.nr_migratepages = 100
+    saved, pa._buddy = pa._buddy, None
+    try:
+        C._take_heads(cc, zb, start, heads, 512, [])
+    finally:
+        pa._buddy = saved
+    # the Python loop subtracts the pages it took at its end; the C call raised first
+    zb.nr_free_pages += len(heads)
+    snap_a, snap_b = fastpath_check.snapshot(a), fastpath_check.snapshot(b)
+    assert not fastpath_check.diff(snap_a, snap_b)

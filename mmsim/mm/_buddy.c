@@ -18,6 +18,12 @@
  *
  * Anything unusual (a bad pfn, an Isolate pageblock, a block of half a
  * pageblock or more) is handed back to the Python function that handles it.
+ * Where the C is stricter than its twin it raises ValueError/RuntimeError
+ * instead of corrupting memory: free_runs checks every run (inside the zone,
+ * migratetype 0-7) before changing anything; per-cpu lists holding fewer
+ * pages than pcp.count is an error here (the Python loop would spin); after
+ * an error part-way the list heads are written back, so the free lists stay
+ * consistent, as the Python loop leaves them when it stops at the same point.
  *
  * benchmarks/fastpath_check.py and tests/test_fastpaths.py run both versions
  * on random layouts and compare every array and counter.
@@ -38,18 +44,35 @@ static int configured = 0;
 
 #define MAX_KEYS 256
 
+#define MAX_STATES 16
+
 static PyObject *
 configure(PyObject *self, PyObject *args)
 {
-    if (!PyArg_ParseTuple(args, "llllllllll", &NIL, &NOT_BUDDY, &MT_ISOLATE, &MT_CMA,
-                          &MAX_ORDER, &PB_ORDER, &FRAME_FREE, &FRAME_PCP, &PCPTYPES,
-                          &MT_MOVABLE))
+    long nil, not_buddy, isolate, cma, max_order, pb_order, frame_free, frame_pcp, pcptypes,
+        movable;
+    if (!PyArg_ParseTuple(args, "llllllllll", &nil, &not_buddy, &isolate, &cma, &max_order,
+                          &pb_order, &frame_free, &frame_pcp, &pcptypes, &movable))
         return NULL;
-    if ((MAX_ORDER << 3) > MAX_KEYS || MAX_ORDER < 2 || PB_ORDER < 0 ||
-        PCPTYPES < 1 || PCPTYPES > 8) {
-        PyErr_SetString(PyExc_ValueError, "_buddy.configure: MAX_ORDER out of range");
+    if (max_order < 2 || max_order > MAX_KEYS / 8 || pb_order < 0 || pb_order >= max_order ||
+        pcptypes < 1 || pcptypes > 8 || movable < 0 || movable >= pcptypes ||
+        isolate < 0 || isolate > 7 || cma < 0 || cma > 7 || not_buddy < max_order ||
+        not_buddy > 255 || frame_free < 0 || frame_free >= MAX_STATES || frame_pcp < 0 ||
+        frame_pcp >= MAX_STATES) {
+        PyErr_SetString(PyExc_ValueError, "_buddy.configure: a constant is out of the range "
+                        "these loops were written for");
         return NULL;
     }
+    NIL = nil;
+    NOT_BUDDY = not_buddy;
+    MT_ISOLATE = isolate;
+    MT_CMA = cma;
+    MAX_ORDER = max_order;
+    PB_ORDER = pb_order;
+    FRAME_FREE = frame_free;
+    FRAME_PCP = frame_pcp;
+    PCPTYPES = pcptypes;
+    MT_MOVABLE = movable;
     configured = 1;
     Py_RETURN_NONE;
 }
@@ -177,7 +200,8 @@ ctx_open(Ctx *c, PyObject *zone)
     if (c->bmt.len != c->span || c->zid.len != c->span ||
         c->nxt.len != c->span * (Py_ssize_t)sizeof(int) ||
         c->prv.len != c->span * (Py_ssize_t)sizeof(int) ||
-        c->zstart < c->base || c->zend > c->base + c->span) {
+        c->zstart < c->base || c->zend > c->base + c->span ||
+        c->pbmt.len < ((c->base + c->span - 1) >> PB_ORDER) - c->pb_base + 1) {
         PyErr_SetString(PyExc_ValueError, "_buddy: node arrays and zone span disagree");
         goto out;
     }
@@ -212,12 +236,27 @@ ctx_commit(Ctx *c)
     return 0;
 }
 
+/* On an error part-way: the arrays were written as the loop went, so write the
+ * list heads and counters too (the lists stay consistent, as with the Python
+ * loop that stops at the same point), keeping the pending exception. */
+static void
+ctx_commit_on_error(Ctx *c)
+{
+    if (c->head == NULL || c->tail == NULL || c->nr_list == NULL || c->nr_free == NULL)
+        return;
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    if (ctx_commit(c) < 0)
+        PyErr_Clear();
+    PyErr_Restore(et, ev, tb);
+}
+
 /* del_from_free_area on the context: unlink the block headed at index j. */
 static inline void
 unlink_block(Ctx *c, long j, long order)
 {
     long base = c->base;
-    long key = (order << 3) | c->bmt_p[j];
+    long key = (order << 3) | (c->bmt_p[j] & 7);
     long n = c->nxt_p[j], p = c->prv_p[j];
     if (p == NIL)
         c->h[key] = n;
@@ -277,7 +316,7 @@ free_block_run(Ctx *c, long s, long e, long mt_run, long *added, long *added_cma
         if (room < order) order = room;
         if (order > top) order = top;
         long size = 1L << order;
-        long mt = mt_run >= 0 ? mt_run : c->pbmt_p[(p >> PB_ORDER) - c->pb_base];
+        long mt = mt_run >= 0 ? mt_run : c->pbmt_p[(p >> PB_ORDER) - c->pb_base] & 7;
         if (mt != MT_ISOLATE) {
             *added += size;
             if (mt == MT_CMA) *added_cma += size;
@@ -342,23 +381,41 @@ free_runs(PyObject *self, PyObject *args)
     if (mts != Py_None && pfn_list(mts, "mts must be a sequence", &fm) < 0) goto out;
     Py_ssize_t nruns = PySequence_Fast_GET_SIZE(fs);
     if (PySequence_Fast_GET_SIZE(fe) != nruns ||
-        (fm != NULL && PySequence_Fast_GET_SIZE(fm) < nruns)) {
+        (fm != NULL && PySequence_Fast_GET_SIZE(fm) != nruns)) {
         PyErr_SetString(PyExc_ValueError, "_buddy.free_runs: starts, ends and mts differ in length");
         goto out;
     }
     long zstart = c.zstart, zend = c.zend;
     long added = 0, added_cma = 0;
+    /* pass 1 checks every run, so that nothing is changed unless all of it can be done
+     * (an empty run, s >= e, frees nothing, as in the Python loop) */
     for (Py_ssize_t k = 0; k < nruns; k++) {
         long s = PyLong_AsLong(PySequence_Fast_GET_ITEM(fs, k));
+        if (s == -1 && PyErr_Occurred()) goto out;
         long e = PyLong_AsLong(PySequence_Fast_GET_ITEM(fe, k));
-        long run_mt = fm ? PyLong_AsLong(PySequence_Fast_GET_ITEM(fm, k)) : 0;
-        if (PyErr_Occurred()) goto out;
-        if (s < zstart || e > zend || s > e) {
+        if (e == -1 && PyErr_Occurred()) goto out;
+        long run_mt = 0;
+        if (fm) {
+            run_mt = PyLong_AsLong(PySequence_Fast_GET_ITEM(fm, k));
+            if (run_mt == -1 && PyErr_Occurred()) goto out;
+            if (run_mt < 0 || run_mt > 7) {
+                PyErr_Format(PyExc_ValueError, "_buddy.free_runs: mts[%zd] = %ld is not a "
+                             "migratetype (0-7)", k, run_mt);
+                goto out;
+            }
+        }
+        if (s < e && (s < zstart || e > zend)) {
             PyErr_Format(PyExc_ValueError, "_buddy.free_runs: run [%ld, %ld) outside the zone "
                          "[%ld, %ld)", s, e, zstart, zend);
             goto out;
         }
-        free_block_run(&c, s, e, fm ? run_mt : -1, &added, &added_cma);
+    }
+    for (Py_ssize_t k = 0; k < nruns; k++) {
+        long s = PyLong_AsLong(PySequence_Fast_GET_ITEM(fs, k));
+        long e = PyLong_AsLong(PySequence_Fast_GET_ITEM(fe, k));
+        long run_mt = fm ? PyLong_AsLong(PySequence_Fast_GET_ITEM(fm, k)) : -1;
+        if (s < e)
+            free_block_run(&c, s, e, run_mt, &added, &added_cma);
     }
     if (ctx_commit(&c) < 0) goto out;
     res = Py_BuildValue("ll", added, added_cma);
@@ -373,15 +430,28 @@ out:
 
 /* ---- helpers on Python objects ------------------------------------------ */
 
+/* old + delta with Python's int arithmetic (no overflow of a C long) */
+static PyObject *
+plus(PyObject *old, long delta)
+{
+    PyObject *d = PyLong_FromLong(delta);
+    if (d == NULL)
+        return NULL;
+    PyObject *r = PyNumber_Add(old, d);
+    Py_DECREF(d);
+    return r;
+}
+
 static int
 add_attr(PyObject *obj, const char *name, long delta)
 {
     if (!delta)
         return 0;
-    long v;
-    if (get_long(obj, name, &v) < 0)
+    PyObject *old = PyObject_GetAttrString(obj, name);
+    if (old == NULL)
         return -1;
-    PyObject *nv = PyLong_FromLong(v + delta);
+    PyObject *nv = plus(old, delta);
+    Py_DECREF(old);
     if (nv == NULL)
         return -1;
     int rc = PyObject_SetAttrString(obj, name, nv);
@@ -409,10 +479,7 @@ add_item(PyObject *lst, long k, long delta)
         PyErr_SetString(PyExc_TypeError, "_buddy: counter list too short");
         return -1;
     }
-    long v = PyLong_AsLong(PyList_GET_ITEM(lst, k));
-    if (v == -1 && PyErr_Occurred())
-        return -1;
-    PyObject *nv = PyLong_FromLong(v + delta);
+    PyObject *nv = plus(PyList_GET_ITEM(lst, k), delta);
     if (nv == NULL)
         return -1;
     return PyList_SetItem(lst, k, nv);
@@ -504,6 +571,11 @@ drain_batch(PyObject *zone, PyObject *lists, PyObject *nr_state, long count, lon
         goto out;
     }
     Py_DECREF(stobj);
+    if (stv.len != c.span) {
+        PyErr_SetString(PyExc_ValueError, "_buddy: node._state has the wrong size");
+        PyBuffer_Release(&stv);
+        goto out;
+    }
     unsigned char *st = stv.buf;
     long added = 0, added_cma = 0;
     Py_ssize_t n = PyList_GET_SIZE(taken);
@@ -527,6 +599,8 @@ drain_batch(PyObject *zone, PyObject *lists, PyObject *nr_state, long count, lon
     if (add_attr(zone, "nr_free_cma", added_cma) < 0) goto out;
     rc = 0;
 out:
+    if (rc < 0)
+        ctx_commit_on_error(&c);
     ctx_release(&c);
     Py_DECREF(taken);
     return rc;
@@ -535,7 +609,6 @@ out:
 /* ---- free_order0(node, pfns, cpu, slow_free, isolate_drain) ------------- */
 
 #define MAX_ZONES 8
-#define MAX_STATES 16
 
 typedef struct {
     PyObject *zone, *pcp, *lists, *nr_state;
@@ -597,13 +670,8 @@ zc_flush(ZoneCache *zc, PyObject *events, long *pgfree)
         if (key == NULL)
             return -1;
         PyObject *old = PyObject_GetItem(events, key);
-        long v = old ? PyLong_AsLong(old) : -1;
+        PyObject *nv = old ? plus(old, *pgfree) : NULL;
         Py_XDECREF(old);
-        if (v == -1 && PyErr_Occurred()) {
-            Py_DECREF(key);
-            return -1;
-        }
-        PyObject *nv = PyLong_FromLong(v + *pgfree);
         int rc = nv ? PyObject_SetItem(events, key, nv) : -1;
         Py_XDECREF(nv);
         Py_DECREF(key);
@@ -659,10 +727,11 @@ free_order0(PyObject *self, PyObject *args)
     if ((zones = PyObject_GetAttrString(node, "zones")) == NULL) goto out;
     if ((machine = PyObject_GetAttrString(node, "machine")) == NULL) goto out;
     if ((events = PyObject_GetAttrString(machine, "vm_events")) == NULL) goto out;
-    if ((seq = PySequence_Fast(pfns, "pfns must be a sequence")) == NULL) goto out;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if ((seq = PySequence_Tuple(pfns)) == NULL) goto out;
+    /* a tuple of the pfns: the callbacks run Python code, which could change a list */
+    Py_ssize_t n = PyTuple_GET_SIZE(seq);
     for (Py_ssize_t k = 0; k < n; k++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(seq, k);
+        PyObject *item = PyTuple_GET_ITEM(seq, k);
         long pfn = -1, i = -1, mt = -1, zi = -1;
         int slow = 1;
         if (PyLong_CheckExact(item)) {
@@ -844,6 +913,11 @@ take_heads(PyObject *self, PyObject *args)
             Py_DECREF(r);
             if (size == -1 && PyErr_Occurred()) goto out;
             if (ctx_resync_end(&c) < 0) goto out;
+            if (size != 1L << order) {
+                PyErr_Format(PyExc_ValueError, "_buddy.take_heads: taking the order-%ld block "
+                             "at pfn %ld gave %ld pages", order, pfn, size);
+                goto out;
+            }
         } else {
             size = 1L << order;
             if (c.pbmt_p[(pfn >> PB_ORDER) - c.pb_base] != MT_ISOLATE)
@@ -873,6 +947,8 @@ take_heads(PyObject *self, PyObject *args)
     if (ctx_commit(&c) < 0) goto out;
     res = Py_BuildValue("llllll", total, jumped, stop, got, nr_free_pages, cma);
 out:
+    if (res == NULL)
+        ctx_commit_on_error(&c);
     if (have_st)
         PyBuffer_Release(&stv);
     Py_XDECREF(stobj);
@@ -892,7 +968,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef moddef = {
     PyModuleDef_HEAD_INIT, "_buddy",
     "Compiled twins of mmsim's buddy-allocator hot loops (see mmsim/mm/_buddy.c).",
-    -1, methods,
+    -1, methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC

@@ -653,3 +653,47 @@ def test_async_begin_trace_says_async():
             "zone_end=0x1000, mode=async status=complete") in text
     assert "mm_compaction_begin: zone_start=0x0 migrate_pfn=0x0 free_pfn=0xe00 " \
            "zone_end=0x1000, mode=async" in text
+
+
+def test_reset_isolation_suitable_keeps_thp_sized_blocks_skipped():
+    """``__reset_isolation_suitable`` leaves the skip bit of a pageblock whose first page
+    is part of a compound page of order >= pageblock_order (``pageblock_skip_persistent``).
+
+    A 16 MiB Normal zone (pageblocks 0-7): an order-10 block and an order-9 block are
+    allocated (pageblocks 0-1 and 2), an order-8 block after them; every skip bit is set,
+    then the reset clears all but pageblocks 0, 1 and 2.
+    """
+    node = Node.build(zones={"Normal": "16MiB"}, pcp=False)
+    z = node.zone("Normal")
+    p10 = alloc_pages(node, 10, "GFP_TRANSHUGE", alloc_flags=ALLOC_NO_WATERMARKS)
+    p9 = alloc_pages(node, 9, "GFP_TRANSHUGE", alloc_flags=ALLOC_NO_WATERMARKS)
+    p8 = alloc_pages(node, 8, "GFP_TRANSHUGE", alloc_flags=ALLOC_NO_WATERMARKS)
+    pb = {p: (p >> 9) - node.pb_base for p in (p10, p9, p8)}
+    assert len({pb[p10], pb[p10] + 1, pb[p9], pb[p8]}) == 4
+    node.pageblock_skip[:] = 1
+    z.compact_blockskip_flush = True
+    C.reset_isolation_suitable(node)
+    kept = sorted(np.flatnonzero(node.pageblock_skip).tolist())
+    assert kept == sorted([pb[p10], pb[p10] + 1, pb[p9]])
+    assert not z.compact_blockskip_flush
+
+
+def test_nofs_compaction_does_not_isolate_swap_cache_pages():
+    """Without __GFP_FS, ``isolate_migratepages_block`` refuses pages with a mapping
+    (``page_mapping()``): page cache, and anonymous pages in the swap cache."""
+    from mmsim.mm.swap import LRU_INACTIVE_ANON, PG_swapcache, lru_cache_add
+
+    node = Node.build(zones={"Normal": "16MiB"}, pcp=False)
+    z = node.zone("Normal")
+    pfns = np.sort(alloc_pages_bulk(node, 8, "GFP_HIGHUSER_MOVABLE", kind="anon",
+                                    alloc_flags=ALLOC_NO_WATERMARKS))
+    assert (np.diff(pfns) == 1).all()
+    lv = get_lruvec(node)
+    lru_cache_add(node, pfns, LRU_INACTIVE_ANON)
+    lv.set_flags(pfns[::2], PG_swapcache)
+    lo, hi = int(pfns[0]), int(pfns[-1]) + 1
+    for gfp, expect in ((G.GFP_KERNEL, [True] * 8), (G.GFP_NOFS, [False, True] * 4)):
+        cc = C.CompactControl(3, gfp, C.MIGRATE_SYNC_LIGHT, classzone_idx=z.idx)
+        cc.zone = z
+        _visited, ok = C._migrate_candidates(cc, lv, lo, hi)
+        assert ok.tolist() == expect

@@ -15,7 +15,7 @@ free memory to work with (reclaim first) - and for costly orders also if the
 to fragmentation (index ≤ ``vm.extfrag_threshold``). Failed attempts are
 *deferred*: after k failures in a row the next 2**k - 1 attempts are skipped.
 
-kcompactd, one thread per node, is woken by kswapd when it is about to sleep
+kcompactd, one thread per node (``kcompactd`` below), is woken by kswapd when it is about to sleep
 (for the order the allocations wanted), after a boosted reclaim run, and by
 ``wakeup_kswapd`` when kswapd is not needed; it runs one pass over the zones
 per wake-up.
@@ -32,6 +32,10 @@ Simplifications
   (the kernel visits the pages of a non-``__GFP_COMP`` block one by one).
 * No pinned anonymous pages, no non-LRU movable pages (balloon, zsmalloc),
   no CMA-specific isolation; see the individual functions for the rest.
+* Two tracepoints near compaction are not emitted: ``mm_migrate_pages``
+  (mm/migrate.c, once per ``migrate_pages`` call) and ``compact_retry``
+  (``should_compact_retry`` in the allocator's slow path); the counters they
+  go with (``pgmigrate_*``, ``compact_*``) are kept.
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ from mmsim.mm.page_alloc import (
     free_order0_pages,
     zone_watermark_ok,
 )
-from mmsim.mm.swap import NO_LRU, PG_writeback, get_lruvec, lru_cache_add
+from mmsim.mm.swap import NO_LRU, PG_swapcache, PG_writeback, get_lruvec, lru_cache_add
 from mmsim.mm.vmstat import fragmentation_index
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -248,7 +252,7 @@ def compaction_restarting(zone: Zone, order: int) -> bool:
 
 
 # --------------------------------------------------------------------------
-# kcompactd wake-up side (the thread itself runs in mmsim.mm.kcompactd)
+# kcompactd wake-up side (the thread itself, ``kcompactd``, is further down)
 # --------------------------------------------------------------------------
 def kcompactd_node_suitable(pgdat: Node) -> bool:
     """Would a kcompactd pass find a zone to compact? (L1920-1938)"""
@@ -305,15 +309,30 @@ def reset_isolation_suitable(pgdat: Node) -> None:
 
 
 def __reset_isolation_suitable(zone: Zone) -> None:
-    """Clear every skip bit of the zone and reset the cached scanner positions (L245-271)."""
+    """Clear the zone's skip bits and reset the cached scanner positions (L245-271).
+
+    The walk goes from ``zone_start_pfn`` in steps of ``pageblock_nr_pages``
+    and clears the bit of each step's pageblock - except where the step's page
+    belongs to a compound page of ``pageblock_order`` or more
+    (``pageblock_skip_persistent``: a THP-sized block stays skipped, since
+    neither scanner can use it). Here any allocated block of such an order
+    counts as compound (see the module's Simplifications).
+    """
     node = zone.node
     zone.compact_blockskip_flush = False
     if zone.spanned_pages:
-        from mmsim.mm.mmzone import pageblock_order
-
-        pb0 = (zone.zone_start_pfn >> pageblock_order) - node.pb_base
-        pb1 = ((zone.zone_end_pfn - 1) >> pageblock_order) - node.pb_base + 1
-        node.pageblock_skip[pb0:pb1] = 0
+        base = node.node_start_pfn
+        pfns = np.arange(zone.zone_start_pfn, zone.zone_end_pfn, pageblock_nr_pages,
+                         dtype=np.int64)
+        keep = np.zeros(pfns.size, dtype=bool)
+        ho = node.head_order
+        for order in range(pageblock_order, MAX_ORDER):
+            heads = pfns & ~np.int64((1 << order) - 1)
+            inside = heads >= base
+            idx = np.where(inside, heads - base, 0)
+            keep |= inside & (ho[idx] == order)
+        pbs = (pfns[~keep] >> pageblock_order) - node.pb_base
+        node.pageblock_skip[pbs] = 0
     reset_cached_positions(zone)
 
 
@@ -566,7 +585,8 @@ def _migrate_candidates(cc: CompactControl, lv: Any, lo: int, hi: int) -> tuple[
 
     Visited: not a tail of a free or compound block whose head is in the
     range, not a hole. Isolatable: visited and on an LRU list, not under
-    writeback, and no file page without ``__GFP_FS``.
+    writeback, and without ``__GFP_FS`` no page that has a mapping (page cache,
+    or anonymous in the swap cache: ``page_mapping(page)``).
     """
     node = cc.zone.node
     base = node.node_start_pfn
@@ -575,7 +595,8 @@ def _migrate_candidates(cc: CompactControl, lv: Any, lo: int, hi: int) -> tuple[
     visited = ~_skip_cover(node, lo, hi) & (states != FRAME_HOLE)
     ok = visited & (lv.lru[a:b] != NO_LRU) & ((lv.flags[a:b] & PG_writeback) == 0)
     if not cc.gfp_mask & G.__GFP_FS:
-        ok &= states != FRAME_FILE
+        # page_mapping(page) != NULL: page cache, and anonymous pages in the swap cache
+        ok &= (states != FRAME_FILE) & ((lv.flags[a:b] & PG_swapcache) == 0)
     return visited, ok
 
 

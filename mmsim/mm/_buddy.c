@@ -727,11 +727,11 @@ free_order0(PyObject *self, PyObject *args)
     if ((zones = PyObject_GetAttrString(node, "zones")) == NULL) goto out;
     if ((machine = PyObject_GetAttrString(node, "machine")) == NULL) goto out;
     if ((events = PyObject_GetAttrString(machine, "vm_events")) == NULL) goto out;
-    if ((seq = PySequence_Tuple(pfns)) == NULL) goto out;
-    /* a tuple of the pfns: the callbacks run Python code, which could change a list */
-    Py_ssize_t n = PyTuple_GET_SIZE(seq);
-    for (Py_ssize_t k = 0; k < n; k++) {
-        PyObject *item = PyTuple_GET_ITEM(seq, k);
+    if ((seq = PySequence_Fast(pfns, "pfns must be a sequence")) == NULL) goto out;
+    /* the callbacks run Python code: the length is read again each turn, and the item
+     * is held while a callback runs */
+    for (Py_ssize_t k = 0; k < PySequence_Fast_GET_SIZE(seq); k++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, k);
         long pfn = -1, i = -1, mt = -1, zi = -1;
         int slow = 1;
         if (PyLong_CheckExact(item)) {
@@ -751,7 +751,9 @@ free_order0(PyObject *self, PyObject *args)
             /* the single-page path: converts, frees an Isolate page straight to the
              * buddy, or raises naming the field and value */
             if (zc_flush(zc, events, &pgfree) < 0) goto out;
+            Py_INCREF(item); /* the callback runs Python code */
             PyObject *r = PyObject_CallFunctionObjArgs(slow_free, item, NULL);
+            Py_DECREF(item);
             if (r == NULL) goto out;
             Py_DECREF(r);
             if (zc_reload(zc) < 0) goto out;

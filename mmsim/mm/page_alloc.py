@@ -109,6 +109,7 @@ except ImportError:  # pragma: no cover - no C compiler at install time
 else:
     _buddy.configure(NIL, NOT_BUDDY, MIGRATE_ISOLATE, MIGRATE_CMA, MAX_ORDER, pageblock_order,
                      FRAME_FREE, FRAME_PCP, MIGRATE_PCPTYPES, MIGRATE_MOVABLE)
+
 #: batches up to this many pages take the list-based fast paths (numpy calls on a few
 #: dozen elements cost more than plain Python on them)
 _SMALL_BATCH = 256
@@ -828,7 +829,8 @@ def free_order0_pages(node: Node, pfns: list[int], cpu: int = 0) -> None:
     loop of single frees, checked page by page as they come; the fast path
     writes ``free_unref_page`` out on local variables and hands each drained
     batch to :func:`_free_runs`. ``benchmarks/fastpath_check.py`` compares
-    the two.
+    the two. Where the C extension was built, ``_buddy.free_order0``
+    (``mmsim/mm/_buddy.c``) runs this loop instead, with the same results.
 
     Raises
     ------
@@ -1901,6 +1903,8 @@ def _free_runs(zone: Zone, starts: list[int], ends: list[int],
     ``add_to_free_area`` written out on local variables: the same operations,
     in the same order, on the same lists - it is the reclaim and truncate hot
     path. ``benchmarks/fastpath_check.py`` compares the two on random layouts.
+    Where the C extension was built, ``_buddy.free_runs`` (``mmsim/mm/_buddy.c``)
+    runs the loop instead, with the same results.
     """
     if _buddy is not None and _FAST_PATHS:
         added, added_cma = _buddy.free_runs(zone, starts, ends, mts)

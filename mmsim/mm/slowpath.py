@@ -27,9 +27,10 @@ Simplifications
   ``drain_all_pages`` after a failed reclaim round happens once per round.
 * No cpusets, no ``__GFP_THISNODE``/NUMA policies, no ``__GFP_NOFAIL`` loop
   beyond the OOM killer, no memcg charging.
-* The OOM killer kills the allocating task itself (the memory hog in a
-  simulation is usually the allocator; v5.0 picks the task with the highest
-  ``oom_badness``) and records ``oom_kill``. A simulation then frees the
+* The OOM killer kills the allocating task itself, as v5.0 does with
+  ``vm.oom_kill_allocating_task = 1`` (``out_of_memory``; the memory hog in a
+  simulation is usually the allocator); with the default 0, v5.0 picks the task
+  with the highest ``oom_badness``. It records ``oom_kill``. A simulation then frees the
   victim's anonymous memory at once (``exit_mmap``, what the OOM reaper
   hurries along); no ``oom_reaper`` thread or reaping tracepoints.
 """

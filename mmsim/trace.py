@@ -9,7 +9,8 @@ from the same places in the code. A simulation keeps them in a
 event, one column per field) and :meth:`Tracer.ftrace` the text a real
 ``trace_pipe`` would show, with v5.0's ``TP_printk`` formats.
 
-Kernel source: include/trace/events/vmscan.h, compaction.h, kmem.h (v5.0),
+Kernel source: include/trace/events/vmscan.h, compaction.h, kmem.h, migrate.h, oom.h
+(v5.0),
 https://elixir.bootlin.com/linux/v5.0/source/include/trace/events/vmscan.h
 
 Simplifications
@@ -125,6 +126,13 @@ FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {
                    f"nr_scanned={f['nr_scanned']} nr_taken={f['nr_taken']}"),
     "mm_compaction_migratepages":
         lambda f: f"nr_migrated={f['nr_migrated']} nr_failed={f['nr_failed']}",
+    "mm_migrate_pages":
+        lambda f: (f"nr_succeeded={f['nr_succeeded']} nr_failed={f['nr_failed']} "
+                   f"mode={f['mode']} reason={f['reason']}"),
+    "compact_retry":
+        lambda f: (f"order={f['order']} priority={f['priority']} "
+                   f"compaction_result={f['compaction_result']} retries={f['retries']} "
+                   f"max_retries={f['max_retries']} should_retry={f['should_retry']}"),
     "mark_victim":
         lambda f: f"pid={f['pid']}",
     "mm_page_alloc_extfrag":

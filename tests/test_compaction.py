@@ -351,6 +351,14 @@ def test_order9_fails_before_and_succeeds_after_compaction_exact():
     scans = [(r[5]["start_pfn"], r[5]["end_pfn"], r[5]["nr_scanned"], r[5]["nr_taken"])
              for r in tr.records if r[4] == "mm_compaction_isolate_freepages"]
     assert scans == [(3584 + 64 * b, 3648 + 64 * b, 64, 32) for b in range(8)]
+    # each batch: migrate_pages' own line, then compact_zone's
+    from mmsim.trace import format_line
+
+    moves = [format_line(*r).split(": ", 1)[1] for r in tr.records
+             if r[4] in ("mm_migrate_pages", "mm_compaction_migratepages")]
+    assert moves == ["mm_migrate_pages: nr_succeeded=32 nr_failed=0 mode=MIGRATE_SYNC_LIGHT "
+                     "reason=compaction",
+                     "mm_compaction_migratepages: nr_migrated=32 nr_failed=0"] * 8
     # and an order-9 allocation now succeeds, with the block compaction made
     assert alloc_pages(node, 9, "GFP_HIGHUSER_MOVABLE") == 0
 
@@ -697,3 +705,51 @@ def test_nofs_compaction_does_not_isolate_swap_cache_pages():
         cc.zone = z
         _visited, ok = C._migrate_candidates(cc, lv, lo, hi)
         assert ok.tolist() == expect
+
+
+@pytest.mark.parametrize("order,result,prio,retries,expect,line", [
+    # failed (complete) at async: priority goes up one, retries start again
+    (9, "COMPACT_COMPLETE", "COMPACT_PRIO_ASYNC", 0, (True, "COMPACT_PRIO_SYNC_LIGHT", 0),
+     "order=9 priority=COMPACT_PRIO_ASYNC compaction_result=failed retries=0 max_retries=16 "
+     "should_retry=1"),
+    # failed at the lowest priority a costly order may use: give up
+    (9, "COMPACT_COMPLETE", "COMPACT_PRIO_SYNC_LIGHT", 2, (False, "COMPACT_PRIO_SYNC_LIGHT", 2),
+     "order=9 priority=COMPACT_PRIO_SYNC_LIGHT compaction_result=failed retries=2 "
+     "max_retries=16 should_retry=0"),
+    # progress: a costly order gets 16 / 4 = 4 retries; the 5th raises the priority
+    (9, "COMPACT_SUCCESS", "COMPACT_PRIO_ASYNC", 3, (True, "COMPACT_PRIO_ASYNC", 4),
+     "order=9 priority=COMPACT_PRIO_ASYNC compaction_result=progress retries=3 max_retries=4 "
+     "should_retry=1"),
+    (9, "COMPACT_SUCCESS", "COMPACT_PRIO_ASYNC", 4, (True, "COMPACT_PRIO_SYNC_LIGHT", 0),
+     "order=9 priority=COMPACT_PRIO_ASYNC compaction_result=progress retries=4 max_retries=4 "
+     "should_retry=1"),
+    (3, "COMPACT_SUCCESS", "COMPACT_PRIO_SYNC_FULL", 16, (False, "COMPACT_PRIO_SYNC_FULL", 17),
+     "order=3 priority=COMPACT_PRIO_SYNC_FULL compaction_result=progress retries=16 "
+     "max_retries=16 should_retry=0"),
+])
+def test_should_compact_retry_decisions_and_compact_retry_trace(order, result, prio, retries,
+                                                                expect, line):
+    """``should_compact_retry`` worked by hand (v5.0 page_alloc.c), with its
+    ``compact_retry`` line: the priority and retries the call started with, the
+    result as failed / withdrawn / progress, the retry budget it used."""
+    from mmsim.mm.slowpath import should_compact_retry
+    from mmsim.trace import format_line
+
+    node = Node.build(zones={"Normal": "64MiB"})
+    tr = Tracer(None)
+    node.machine.tracer = tr
+    got = should_compact_retry(node, G.GFP_KERNEL, order, 0, getattr(C, result),
+                               getattr(C, prio), retries)
+    assert got == (expect[0], getattr(C, expect[1]), expect[2])
+    assert [format_line(*r).split("compact_retry: ", 1)[1] for r in tr.records] == [line]
+
+
+def test_should_compact_retry_order0_is_silent():
+    from mmsim.mm.slowpath import should_compact_retry
+
+    node = Node.build(zones={"Normal": "64MiB"})
+    tr = Tracer(None)
+    node.machine.tracer = tr
+    assert should_compact_retry(node, G.GFP_KERNEL, 0, 0, C.COMPACT_COMPLETE,
+                                C.COMPACT_PRIO_ASYNC, 0) == (False, C.COMPACT_PRIO_ASYNC, 0)
+    assert tr.records == []

@@ -32,10 +32,9 @@ Simplifications
   (the kernel visits the pages of a non-``__GFP_COMP`` block one by one).
 * No pinned anonymous pages, no non-LRU movable pages (balloon, zsmalloc),
   no CMA-specific isolation; see the individual functions for the rest.
-* Two tracepoints near compaction are not emitted: ``mm_migrate_pages``
-  (mm/migrate.c, once per ``migrate_pages`` call) and ``compact_retry``
-  (``should_compact_retry`` in the allocator's slow path); the counters they
-  go with (``pgmigrate_*``, ``compact_*``) are kept.
+* ``migrate_pages`` (mm/migrate.c) is reduced to what compaction uses: each
+  page moves or the targets run out (-ENOMEM); it emits ``mm_migrate_pages``
+  with reason ``compaction``.
 """
 
 from __future__ import annotations
@@ -352,6 +351,8 @@ def reset_cached_positions(zone: Zone) -> None:
 MIGRATE_ASYNC = 0
 MIGRATE_SYNC_LIGHT = 1
 MIGRATE_SYNC = 2
+#: ``MIGRATE_MODE`` of include/trace/events/migrate.h
+migrate_mode_names = ("MIGRATE_ASYNC", "MIGRATE_SYNC_LIGHT", "MIGRATE_SYNC")
 COMPACT_CLUSTER_MAX = 32
 ISOLATE_ABORT, ISOLATE_NONE, ISOLATE_SUCCESS = range(3)
 
@@ -1058,10 +1059,14 @@ def migrate_pages(cc: CompactControl) -> tuple[int, int, bool]:
     cc.nr_migratepages = 0
     machine.vm_events["pgmigrate_success"] += migrated
     # case -ENOMEM: nr_failed++; goto out;  (the page that found no target)
-    machine.vm_events["pgmigrate_fail"] += 1 if enomem else len(failed_src)
+    nr_failed = 1 if enomem else len(failed_src)
+    machine.vm_events["pgmigrate_fail"] += nr_failed
     cc.cost_ns += migrated * machine.cost.migrate_page_ns
     tr = machine.tracer
     if tr is not None:
+        # migrate_pages' own tracepoint (mm/migrate.c), then compact_zone's
+        tr("mm_migrate_pages", nr_succeeded=migrated, nr_failed=nr_failed,
+           mode=migrate_mode_names[cc.mode], reason="compaction")
         tr("mm_compaction_migratepages", nr_migrated=migrated, nr_failed=len(failed_src))
     return migrated, len(failed_src), enomem
 

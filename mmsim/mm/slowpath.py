@@ -335,7 +335,17 @@ class _Grab:
 def should_compact_retry(node: Node, gfp: int, order: int, alloc_flags: int,
                          compact_result: int, compact_priority: int,
                          retries: int) -> tuple[bool, int, int]:
-    """Retry compaction? (``should_compact_retry``) Returns (retry, priority, retries)."""
+    """Retry compaction? (``should_compact_retry``) Returns (retry, priority, retries).
+
+    Kernel source: https://elixir.bootlin.com/linux/v5.0/ident/should_compact_retry
+
+    Success (progress) counts a retry and allows up to 16 (4 above
+    ``PAGE_ALLOC_COSTLY_ORDER``); a withdrawn result (skipped, deferred,
+    contended, partial) retries if some zone could still be compacted; a failed
+    run (complete) or too many retries raises the priority, until the lowest
+    allowed. Every decision for order > 0 emits ``compact_retry`` with the
+    retries and priority the call started with.
+    """
     from mmsim.mm.compaction import (
         COMPACT_COMPLETE,
         COMPACT_CONTENDED,
@@ -351,26 +361,41 @@ def should_compact_retry(node: Node, gfp: int, order: int, alloc_flags: int,
     max_retries = 16  # MAX_COMPACT_RETRIES
     if not order:
         return False, compact_priority, retries
-    if compact_result == COMPACT_SUCCESS:
+    start_priority, start_retries = compact_priority, retries
+    if compact_result == COMPACT_SUCCESS:  # compaction_made_progress
         retries += 1
-    check_priority = False
-    if compact_result == COMPACT_COMPLETE:
-        check_priority = True
+    feedback = "progress"
+    if compact_result == COMPACT_COMPLETE:  # compaction_failed: goto check_priority
+        feedback = "failed"
+        ret = None
     elif compact_result in (COMPACT_SKIPPED, COMPACT_DEFERRED, COMPACT_CONTENDED,
-                            COMPACT_PARTIAL_SKIPPED):
-        return (compaction_zonelist_suitable(node, gfp, order, alloc_flags), compact_priority,
-                retries)
-    if not check_priority:
+                            COMPACT_PARTIAL_SKIPPED):  # compaction_withdrawn: goto out
+        feedback = "withdrawn"
+        ret = compaction_zonelist_suitable(node, gfp, order, alloc_flags)
+    else:
         if order > PAGE_ALLOC_COSTLY_ORDER:
             max_retries //= 4
-        if retries <= max_retries:
-            return True, compact_priority, retries
-    # check_priority:
-    min_priority = MIN_COMPACT_COSTLY_PRIORITY if order > PAGE_ALLOC_COSTLY_ORDER \
-        else MIN_COMPACT_PRIORITY
-    if compact_priority > min_priority:
-        return True, compact_priority - 1, 0
-    return False, compact_priority, retries
+        ret = True if retries <= max_retries else None
+    if ret is None:  # check_priority
+        min_priority = MIN_COMPACT_COSTLY_PRIORITY if order > PAGE_ALLOC_COSTLY_ORDER \
+            else MIN_COMPACT_PRIORITY
+        ret = False
+        if compact_priority > min_priority:
+            compact_priority -= 1
+            retries = 0
+            ret = True
+    # out:
+    tr = node.machine.tracer
+    if tr is not None:
+        tr("compact_retry", order=order, priority=_COMPACT_PRIORITY_NAMES[start_priority],
+           compaction_result=feedback, retries=start_retries, max_retries=max_retries,
+           should_retry=int(ret))
+    return ret, compact_priority, retries
+
+
+#: ``COMPACTION_PRIORITY`` of include/trace/events/mmflags.h, by priority value
+_COMPACT_PRIORITY_NAMES = ("COMPACT_PRIO_SYNC_FULL", "COMPACT_PRIO_SYNC_LIGHT",
+                           "COMPACT_PRIO_ASYNC")
 
 
 def _perform_reclaim(node: Node, order: int, gfp: int, task: Any) -> Gen:

@@ -128,6 +128,8 @@ class Task:
         self._blocked = False  # suspended in Schedule/ScheduleTimeout
         self._timeout_expire = None  # jiffies at which a ScheduleTimeout ends
         self.waitqueues: set[WaitQueue] = set()
+        #: raised inside the task at its next resumption (a fatal signal: :meth:`Scheduler.kill`)
+        self.pending_exc: BaseException | None = None
 
     @property
     def alive(self) -> bool:
@@ -314,6 +316,23 @@ class Scheduler:
         task.should_stop = True
         wake_up_process(task)
 
+    def kill(self, task: Task, exc: BaseException) -> None:
+        """Deliver a fatal signal: ``exc`` is raised inside ``task`` where it is suspended.
+
+        Like ``SIGKILL``, it wakes the task at once from any sleep or wait; the
+        task's code unwinds from the ``yield`` it was suspended at. A dead task
+        is left alone.
+        """
+        if not task.alive:
+            return
+        task.pending_exc = exc
+        for wq in list(task.waitqueues):
+            finish_wait(wq, task)
+        task._blocked = False
+        task._timeout_expire = None
+        task.state = TASK_RUNNING
+        self._push(self.now_ns, task)
+
     def _push(self, t: int, task: Task, value: Any = None) -> None:
         task._token += 1
         self._seq += 1
@@ -349,15 +368,27 @@ class Scheduler:
                 task._timeout_expire = None
                 task.state = TASK_RUNNING
                 value = 0
-            # step the task: resume its generator with value
+            # step the task: resume its generator with value (or a pending fatal signal)
             self.current = task
             gen = task.gen
             assert gen is not None
+            signal = task.pending_exc
             try:
-                cmd = gen.send(value)
+                if signal is None:
+                    cmd = gen.send(value)
+                else:
+                    task.pending_exc = None
+                    cmd = gen.throw(signal)
             except StopIteration as stop:
                 task.state = TASK_DEAD
                 task.result = stop.value
+                for wq in list(task.waitqueues):
+                    finish_wait(wq, task)
+                cmd = _DEAD
+            except BaseException as exc:
+                if exc is not signal:
+                    raise
+                task.state = TASK_DEAD  # the fatal signal was not handled: the task dies
                 for wq in list(task.waitqueues):
                     finish_wait(wq, task)
                 cmd = _DEAD

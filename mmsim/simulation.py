@@ -134,11 +134,11 @@ class Simulation:
         from mmsim.mm.slowpath import OutOfMemory
 
         start_ns = int(w.start * NSEC_PER_SEC)
-        if start_ns > self.sched.now_ns:
-            yield Sleep(start_ns - self.sched.now_ns)
         try:
+            if start_ns > self.sched.now_ns:
+                yield Sleep(start_ns - self.sched.now_ns)
             yield from w.task(self, rng)
-        except OutOfMemory as exc:
+        except OutOfMemory as exc:  # its own allocation failed, or another's chose it
             from mmsim.mm.filemap import exit_mmap
 
             self.oom_killed.append(f"{w.name or type(w).__name__}: {exc}")

@@ -18,6 +18,7 @@ sysctl                        range      on write (v5.0)
 ``extfrag_threshold``         0..1000    nothing (read by ``compaction_suitable``)
 ``lowmem_reserve_ratio``      ints       ``setup_per_zone_lowmem_reserve()`` (values < 1 become 0)
 ``swappiness``                0..100     nothing (read by ``get_scan_count``)
+``oom_kill_allocating_task``  0..1       nothing (read by ``out_of_memory``)
 ``transparent_hugepage``      always /   always, madvise: ``set_recommended_min_free_kbytes()``
                               madvise /
                               never
@@ -56,6 +57,7 @@ _INT_FIELDS: dict[str, tuple[int | None, int, int]] = {
     "watermark_boost_factor": (15000, 0, INT_MAX),
     "extfrag_threshold": (500, 0, 1000),
     "swappiness": (60, 0, 100),
+    "oom_kill_allocating_task": (1, 0, 1),
 }
 FIELDS = (*_INT_FIELDS, "lowmem_reserve_ratio", "transparent_hugepage")
 
@@ -76,6 +78,12 @@ class Sysctl:
         ``(256, 256, 32, 0, 0)``.
     transparent_hugepage
         ``"always"``, ``"madvise"`` (default, as Debian and Ubuntu ship) or ``"never"``.
+    oom_kill_allocating_task
+        1 (mmsim's default): the OOM killer kills the task whose allocation
+        failed; 0 (the kernel's default): it kills the task with the highest
+        ``oom_badness`` (see :func:`mmsim.mm.slowpath.select_bad_process`).
+        mmsim defaults to 1 because in its scenarios the task that runs out is
+        the memory hog, and the lessons were written that way.
 
     Examples
     --------
@@ -91,7 +99,8 @@ class Sysctl:
     def __init__(self, min_free_kbytes: int | None = None, watermark_scale_factor: int = 10,
                  watermark_boost_factor: int = 15000, extfrag_threshold: int = 500,
                  lowmem_reserve_ratio: Any = DEFAULT_LOWMEM_RESERVE_RATIO,
-                 swappiness: int = 60, transparent_hugepage: str = "madvise"):
+                 swappiness: int = 60, transparent_hugepage: str = "madvise",
+                 oom_kill_allocating_task: int = 1):
         object.__setattr__(self, "_machine", None)
         object.__setattr__(self, "_values", {})
         object.__setattr__(self, "_lowmem_reserve_ratio", [])
@@ -102,6 +111,7 @@ class Sysctl:
         self.lowmem_reserve_ratio = lowmem_reserve_ratio
         self.swappiness = swappiness
         self.transparent_hugepage = transparent_hugepage
+        self.oom_kill_allocating_task = oom_kill_allocating_task
 
     # ---- validation ---------------------------------------------------------
     @staticmethod
@@ -263,4 +273,5 @@ def _run_handler(machine: Machine, name: str) -> None:
         page_alloc.setup_per_zone_lowmem_reserve(machine)
     elif name == "transparent_hugepage" and sysctl.transparent_hugepage != "never":
         set_recommended_min_free_kbytes(machine)
-    # watermark_boost_factor, extfrag_threshold, swappiness: read where used
+    # watermark_boost_factor, extfrag_threshold, swappiness, oom_kill_allocating_task:
+    # read where used

@@ -392,3 +392,43 @@ def test_events_at_the_same_time_run_in_creation_order():
     assert log == [(10 * MS, "A"), (10 * MS, "B"), (10 * MS, "C"),
                    (10 * MS, "A'"), (10 * MS, "D"), (10 * MS, "B'"), (10 * MS, "C'")]
     assert _tie_log() == log  # and identically on every run
+
+
+def test_kill_wakes_a_sleeper_and_an_unhandled_signal_ends_it():
+    """``Scheduler.kill``: the exception is raised where the task sleeps, at once; a task
+    that does not catch it dies (no crash of the loop), one that catches it goes on."""
+    from mmsim.kthread import Schedule, Scheduler, Sleep, WaitQueue, prepare_to_wait
+
+    class Fatal(Exception):
+        pass
+
+    sched = Scheduler(hz=250)
+    log = []
+    wq = WaitQueue("q")
+
+    def sleeper():
+        yield Sleep(10**9)
+        log.append("woke normally")  # pragma: no cover - must not happen
+
+    def waiter():
+        try:
+            prepare_to_wait(wq, sched.current)
+            yield Schedule()
+        except Fatal:
+            log.append(("waiter caught", sched.now_ns))
+        yield Sleep(5)
+        log.append(("waiter done", sched.now_ns))
+
+    a = sched.spawn(sleeper, "sleeper")
+    b = sched.spawn(waiter, "waiter")
+    sched.run_until(1000)
+    assert b in wq.tasks
+    sched.kill(a, Fatal())
+    sched.kill(b, Fatal())
+    assert b not in wq.tasks
+    sched.run_until(2000)
+    assert not a.alive and a.pending_exc is None
+    assert log == [("waiter caught", 1000), ("waiter done", 1005)]
+    assert not b.alive
+    sched.kill(a, Fatal())  # a dead task is left alone
+    assert a.pending_exc is None

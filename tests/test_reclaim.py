@@ -23,6 +23,7 @@ from mmsim.cost import CostModel
 from mmsim.kthread import PF_KSWAPD, Scheduler, Sleep, Task
 from mmsim.mm import gfp as G
 from mmsim.mm import vmscan
+from mmsim.mm.debug import check_node
 from mmsim.mm.filemap import AnonRegion, FileMapping
 from mmsim.mm.mmzone import FRAME_ANON, FRAME_FREE
 from mmsim.mm.page_alloc import ALLOC_NO_WATERMARKS, alloc_pages_bulk, free_pages_bulk
@@ -633,3 +634,69 @@ def test_oom_victim_frees_its_partial_allocation():
     # would also free the victim's address space on exit - mmsim's OOM killer keeps the
     # region's pages, a documented simplification - hence ">=")
     assert zone.nr_free_pages >= 196
+
+
+def test_oom_badness_picks_the_biggest_task_when_not_killing_the_allocator():
+    """``vm.oom_kill_allocating_task = 0`` (the kernel's default): the OOM killer kills the
+    task with the highest ``oom_badness`` - here a sleeping hog - and the allocation that
+    ran out retries and succeeds with the memory the kill gave back.
+
+    16 MiB node (4096 pages, no swap: anonymous memory cannot be reclaimed). The hog
+    touches 2500 pages and sleeps; at 0.1 s the grower asks for 1500 more. Badness: the
+    hog 2500 resident + 5 PTE pages (2500 pages span five 512-page stretches) = 2505; the
+    grower, with nothing yet, 1.
+    """
+    node = small_node()
+    node.machine.sysctl.oom_kill_allocating_task = 0
+
+    def hog(sim):
+        a = AnonRegion(sim.node, 4096, name="hog")
+        yield from a.touch(range(2500))
+        yield Sleep(10 * 1000 * MS)
+
+    def grower(sim):
+        yield Sleep(100 * MS)
+        b = AnonRegion(sim.node, 4096, name="grower")
+        yield from b.touch(range(1500))
+        sim.grown = b.nr_resident
+
+    sim = Simulation(node, [Script(fn=hog, name="hog"), Script(fn=grower, name="grower")],
+                     seed=0, cost=ZERO_COST)
+    res = sim.run(1.0)
+    assert sim.grown == 1500
+    assert res.oom_killed == [
+        "hog: killed by the OOM killer (oom_badness 2505) for pid 1001's allocation: "
+        f"order 0, gfp {G.show_gfp_flags(G.GFP_HIGHUSER_MOVABLE)}"]
+    assert node.machine.vm_events["oom_kill"] == 1
+    victims = trace_log(sim, ("mark_victim",))
+    assert [(r[1], r[3]["pid"]) for r in victims] == [("grower", 1000)]
+    hog_task = next(t for t in sim.sched.tasks if t.comm == "hog")
+    grower_task = next(t for t in sim.sched.tasks if t.comm == "grower")
+    assert not hog_task.alive and hog_task.pending_exc is None
+    assert not grower_task.alive and grower_task.result is None  # it ended normally
+    # only the grower's pages are anonymous now; the hog's came back
+    assert np.count_nonzero(node.state == FRAME_ANON) == 1500
+    check_node(node)
+
+
+def test_oom_kill_allocating_task_default_keeps_killing_the_allocator():
+    """mmsim's default (1): the same run kills the grower, whose allocation failed."""
+    node = small_node()
+    assert node.machine.sysctl.oom_kill_allocating_task == 1
+
+    def hog(sim):
+        a = AnonRegion(sim.node, 4096, name="hog")
+        yield from a.touch(range(2500))
+        yield Sleep(10 * 1000 * MS)
+
+    def grower(sim):
+        yield Sleep(100 * MS)
+        b = AnonRegion(sim.node, 4096, name="grower")
+        yield from b.touch(range(1500))
+
+    sim = Simulation(node, [Script(fn=hog, name="hog"), Script(fn=grower, name="grower")],
+                     seed=0, cost=ZERO_COST)
+    res = sim.run(1.0)
+    assert len(res.oom_killed) == 1 and res.oom_killed[0].startswith("grower: out of memory")
+    assert np.count_nonzero(node.state == FRAME_ANON) == 2500
+    check_node(node)

@@ -137,10 +137,10 @@ def test_strings_as_proc_gives_them():
     s = Sysctl(min_free_kbytes="67584\n", watermark_scale_factor=" 200\n",
                watermark_boost_factor="0\n", extfrag_threshold="1000", swappiness="100\n",
                lowmem_reserve_ratio="256\t256\t32\t0\t0\n",
-               transparent_hugepage="always [madvise] never\n")
+               transparent_hugepage="always [madvise] never\n", oom_kill_allocating_task="0\n")
     assert s.as_dict() == {
         "min_free_kbytes": 67584, "watermark_scale_factor": 200, "watermark_boost_factor": 0,
-        "extfrag_threshold": 1000, "swappiness": 100,
+        "extfrag_threshold": 1000, "swappiness": 100, "oom_kill_allocating_task": 0,
         "lowmem_reserve_ratio": (256, 256, 32, 0, 0), "transparent_hugepage": "madvise"}
     for text, mode in (("[always] madvise never", "always"), ("always madvise [never]", "never"),
                        ("never\n", "never")):

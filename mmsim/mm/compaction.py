@@ -1267,7 +1267,14 @@ def compact_zone(zone: Zone, cc: CompactControl) -> Gen:
         log["positions"].append((sched.now_ns if sched else 0, cc.migrate_pfn, cc.free_pfn))
         if cc.cost_ns:
             c, cc.cost_ns = cc.cost_ns, 0
-            yield Run(c)
+            try:
+                yield Run(c)
+            except BaseException:
+                # a fatal signal (the task was chosen by the OOM killer): the kernel
+                # would end the run as contended and release the unused targets
+                if cc.freepages:
+                    release_freepages(cc)
+                raise
     # out:
     if cc.freepages:
         free_pfn = release_freepages(cc)

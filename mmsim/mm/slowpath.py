@@ -27,12 +27,14 @@ Simplifications
   ``drain_all_pages`` after a failed reclaim round happens once per round.
 * No cpusets, no ``__GFP_THISNODE``/NUMA policies, no ``__GFP_NOFAIL`` loop
   beyond the OOM killer, no memcg charging.
-* The OOM killer kills the allocating task itself, as v5.0 does with
-  ``vm.oom_kill_allocating_task = 1`` (``out_of_memory``; the memory hog in a
-  simulation is usually the allocator); with the default 0, v5.0 picks the task
-  with the highest ``oom_badness``. It records ``oom_kill``. A simulation then frees the
-  victim's anonymous memory at once (``exit_mmap``, what the OOM reaper
-  hurries along); no ``oom_reaper`` thread or reaping tracepoints.
+* The OOM killer (``out_of_memory``) follows ``vm.oom_kill_allocating_task``:
+  mmsim's default 1 kills the allocating task; the kernel's default 0 picks the
+  user task with the highest ``oom_badness`` (:func:`select_bad_process`) and
+  the allocation retries. No ``oom_score_adj``, no preference for children,
+  no cpuset/mempolicy constraint. It records ``oom_kill`` and ``mark_victim``.
+  The victim's anonymous memory is freed at once (``exit_mmap``, what the OOM
+  reaper hurries along) and it ends where it is suspended; no ``oom_reaper``
+  thread or reaping tracepoints.
 """
 
 from __future__ import annotations
@@ -80,6 +82,72 @@ class OutOfMemory(Exception):
         self.order = order
         self.gfp = gfp
         self.nr_pages = nr_pages
+
+
+class OOMKilled(OutOfMemory):
+    """Raised inside the victim when another task's allocation made the OOM killer
+    choose it (``vm.oom_kill_allocating_task = 0``): the victim's ``SIGKILL``."""
+
+    def __init__(self, order: int, gfp: int, nr_pages: int, by_pid: int, points: int):
+        super().__init__(order, gfp, nr_pages)
+        self.args = (f"killed by the OOM killer (oom_badness {points}) for pid {by_pid}'s "
+                     f"allocation: order {order}, gfp {G.show_gfp_flags(gfp)}",)
+        self.by_pid = by_pid
+        self.points = points
+
+
+def oom_badness(machine: Any, task: Any) -> int:
+    """How much memory killing ``task`` would free, in pages (``oom_badness``).
+
+    Kernel source: mm/oom_kill.c ``oom_badness``,
+    https://elixir.bootlin.com/linux/v5.0/ident/oom_badness
+
+    Resident pages + swap entries + page-table pages of the task's ``mm`` (here:
+    the anonymous regions it created), at least 1 for any user task.
+
+    Simplifications: ``oom_score_adj`` is always 0; page tables are counted as
+    one PTE page per 512-page stretch of a region with a page present or in
+    swap (no upper levels); page cache read with ``read()`` is not in any
+    task's RSS (as in the kernel: it is not mapped).
+    """
+    from mmsim.mm.filemap import AnonRegion
+
+    points = 0
+    for m in machine.mappings:
+        if isinstance(m, AnonRegion) and m.owner_task is task:
+            used = (m.pfn >= 0) | m.swapped
+            points += int(np.count_nonzero(used))
+            if used.any():
+                chunks = np.flatnonzero(used) >> 9
+                points += int(np.count_nonzero(np.diff(chunks))) + 1
+    return max(points, 1)
+
+
+def select_bad_process(machine: Any) -> tuple[Any, int]:
+    """The OOM killer's victim: the user task with the highest :func:`oom_badness`.
+
+    Kernel source: mm/oom_kill.c ``select_bad_process`` / ``oom_evaluate_task``,
+    https://elixir.bootlin.com/linux/v5.0/ident/select_bad_process
+
+    Tasks are looked at in creation order (``for_each_process``); kernel threads
+    are never chosen; a tie keeps the task found first. Returns ``(task,
+    points)``, or ``(None, 0)`` when there is no user task.
+
+    Simplifications: earlier victims are dead at once and their memory was
+    freed (what the OOM reaper does), so there is no victim still exiting to
+    wait for; no cpuset/mempolicy constraint; no preference for children.
+    """
+    from mmsim.kthread import PF_KTHREAD
+
+    chosen, chosen_points = None, 0
+    sched = machine.sched
+    for t in sched.tasks if sched is not None else ():
+        if not t.alive or t.flags & PF_KTHREAD or t.pending_exc is not None:
+            continue
+        points = oom_badness(machine, t)
+        if points > chosen_points:
+            chosen, chosen_points = t, points
+    return chosen, chosen_points
 
 
 def gfp_to_alloc_flags(gfp: int, task_flags: int = 0) -> int:
@@ -197,7 +265,6 @@ def alloc_pages_task(node: Node, nr: int, gfp: int | str, *, order: int = 0,
     if not 0 <= order < MAX_ORDER:
         raise ValueError(f"order: {order} is out of range; allowed 0..{MAX_ORDER - 1}")
     machine = node.machine
-    sched = machine.sched
     ac = prepare_alloc_pages(node, gfp)
     grab = _Grab(node, nr, order, gfp, kind)
     take = grab.take
@@ -206,13 +273,31 @@ def alloc_pages_task(node: Node, nr: int, gfp: int | str, *, order: int = 0,
         first = _take(node, nr, order, gfp, kind, fast_path_alloc_flags(gfp, ac.migratetype))
         if first.size == nr:
             if nr:
-                yield Run(nr * machine.cost.alloc_page_ns)
+                try:
+                    yield Run(nr * machine.cost.alloc_page_ns)
+                except OOMKilled:  # killed meanwhile: the pages go back
+                    _give_back(node, first, order)
+                    raise
             return first
         if first.size:
             grab.parts.append(first)
             grab.got += int(first.size)
     else:
         take(fast_path_alloc_flags(gfp, ac.migratetype))
+    try:
+        return (yield from _alloc_slow(node, nr, gfp, order, ac, grab))
+    except OOMKilled:  # killed by the OOM killer while in here: what it holds goes back
+        for p in grab.parts:
+            _give_back(node, p, order)
+        grab.parts.clear()
+        raise
+
+
+def _alloc_slow(node: Node, nr: int, gfp: int, order: int, ac: Any, grab: Any) -> Gen:
+    """The slow path of :func:`alloc_pages_task` (``__alloc_pages_slowpath``)."""
+    machine = node.machine
+    sched = machine.sched
+    take = grab.take
     if grab.got < nr:
         from mmsim.mm.compaction import DEF_COMPACT_PRIORITY, INIT_COMPACT_PRIORITY
 
@@ -288,16 +373,40 @@ def alloc_pages_task(node: Node, nr: int, gfp: int | str, *, order: int = 0,
                 break
             if costly or gfp & G.__GFP_RETRY_MAYFAIL or ac.high_zoneidx < 2:
                 break  # no OOM kill for these: the allocation just fails
+            # out_of_memory: kill the allocating task (oom_kill_allocating_task) or the
+            # task with the highest oom_badness
+            victim, points = task, 0
+            if not machine.sysctl.oom_kill_allocating_task and task is not None:
+                victim, points = select_bad_process(machine)
+                if victim is None:
+                    victim = task
             machine.vm_events["oom_kill"] += 1
             tr = machine.tracer
             if tr is not None:
-                tr("mark_victim", pid=task.pid if task is not None else 0)
+                tr("mark_victim", pid=victim.pid if victim is not None else 0)
+            if victim is not task:
+                # SIGKILL to the victim, whose memory the OOM reaper frees at once;
+                # did_some_progress = 1: this allocation goes back to retry
+                _oom_kill_other(machine, victim, OOMKilled(order, gfp, nr - grab.got,
+                                                           task.pid, points))
+                no_progress_loops = 0
+                continue
             for p in grab.parts:  # the victim's partial allocation is given back
                 _give_back(node, p, order)
+            grab.parts.clear()
             raise OutOfMemory(order, gfp, nr - grab.got)
     if grab.got:
         yield Run(grab.got * machine.cost.alloc_page_ns)
     return grab.result()
+
+
+def _oom_kill_other(machine: Any, victim: Any, exc: OOMKilled) -> None:
+    """``oom_kill_process`` on another task: its anonymous memory and swap slots are
+    freed now (``__oom_reap_task_mm``), and ``exc`` ends it where it is suspended."""
+    from mmsim.mm.filemap import exit_mmap
+
+    exit_mmap(machine, victim)
+    machine.sched.kill(victim, exc)
 
 
 def _give_back(node: Node, pfns: np.ndarray, order: int) -> None:

@@ -130,6 +130,8 @@ class Task:
         self.waitqueues: set[WaitQueue] = set()
         #: raised inside the task at its next resumption (a fatal signal: :meth:`Scheduler.kill`)
         self.pending_exc: BaseException | None = None
+        #: pages an allocation in progress holds (taken, not yet mapped): its RSS so far
+        self.alloc_inflight = 0
 
     @property
     def alive(self) -> bool:

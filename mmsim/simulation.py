@@ -131,14 +131,14 @@ class Simulation:
         self._ran_ns = 0
 
     def _run_workload(self, w: Workload, rng: np.random.Generator) -> Any:
-        from mmsim.mm.slowpath import OutOfMemory
+        from mmsim.mm.slowpath import OOMKilled, OutOfMemory
 
         start_ns = int(w.start * NSEC_PER_SEC)
         try:
             if start_ns > self.sched.now_ns:
                 yield Sleep(start_ns - self.sched.now_ns)
             yield from w.task(self, rng)
-        except OutOfMemory as exc:  # its own allocation failed, or another's chose it
+        except (OutOfMemory, OOMKilled) as exc:  # its allocation failed, or another's chose it
             from mmsim.mm.filemap import exit_mmap
 
             self.oom_killed.append(f"{w.name or type(w).__name__}: {exc}")

@@ -18,7 +18,7 @@ sysctl                        range      on write (v5.0)
 ``extfrag_threshold``         0..1000    nothing (read by ``compaction_suitable``)
 ``lowmem_reserve_ratio``      ints       ``setup_per_zone_lowmem_reserve()`` (values < 1 become 0)
 ``swappiness``                0..100     nothing (read by ``get_scan_count``)
-``oom_kill_allocating_task``  0..1       nothing (read by ``out_of_memory``)
+``oom_kill_allocating_task``  any int    nothing (read by ``out_of_memory``: non-zero = set)
 ``transparent_hugepage``      always /   always, madvise: ``set_recommended_min_free_kbytes()``
                               madvise /
                               never
@@ -57,7 +57,7 @@ _INT_FIELDS: dict[str, tuple[int | None, int, int]] = {
     "watermark_boost_factor": (15000, 0, INT_MAX),
     "extfrag_threshold": (500, 0, 1000),
     "swappiness": (60, 0, 100),
-    "oom_kill_allocating_task": (1, 0, 1),
+    "oom_kill_allocating_task": (1, -INT_MAX - 1, INT_MAX),  # proc_dointvec: any int
 }
 FIELDS = (*_INT_FIELDS, "lowmem_reserve_ratio", "transparent_hugepage")
 

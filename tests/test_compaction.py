@@ -46,7 +46,7 @@ from mmsim import Node, Sysctl, scenarios
 from mmsim.mm import compaction as C
 from mmsim.mm import gfp as G
 from mmsim.mm.debug import check_node
-from mmsim.mm.mmzone import FRAME_KERNEL, FRAME_SLAB, MIGRATE_MOVABLE
+from mmsim.mm.mmzone import FRAME_ISOLATED, FRAME_KERNEL, FRAME_SLAB, MIGRATE_MOVABLE
 from mmsim.mm.page_alloc import ALLOC_NO_WATERMARKS, alloc_pages, alloc_pages_bulk, free_pages_bulk
 from mmsim.mm.slowpath import alloc_pages_task
 from mmsim.mm.swap import get_lruvec
@@ -753,3 +753,32 @@ def test_should_compact_retry_order0_is_silent():
     assert should_compact_retry(node, G.GFP_KERNEL, 0, 0, C.COMPACT_COMPLETE,
                                 C.COMPACT_PRIO_ASYNC, 0) == (False, C.COMPACT_PRIO_ASYNC, 0)
     assert tr.records == []
+
+
+def test_compact_zone_killed_mid_run_ends_as_contended():
+    """A task killed while it compacts (OOM victim): the run ends as the kernel's would when
+    its next isolation step sees the fatal signal - unused targets freed, the scan counts
+    added, ``mm_compaction_end`` with status contended - and the kill goes on unwinding."""
+    from mmsim.kthread import Run
+    from mmsim.mm.slowpath import OOMKilled
+
+    node, z, _f = build_layout(evens_file_odds_free(8))
+    tr = Tracer(None)
+    node.machine.tracer = tr
+    before = dict(node.machine.vm_events)
+    cc = kcompactd_cc(z)
+    gen = C.compact_zone(z, cc)
+    cmd = next(gen)
+    while not isinstance(cmd, Run):  # the first round's cost: suspended in the loop
+        cmd = gen.send(None)
+    with pytest.raises(OOMKilled):
+        gen.throw(OOMKilled(9, G.GFP_KERNEL, 1, 1))
+    assert cc.freepages == []
+    assert not (node.state == FRAME_ISOLATED).any()  # nothing left isolated
+    check_node(node)
+    delta = events_delta(node, before, ["compact_migrate_scanned", "compact_free_scanned"])
+    assert delta == {"compact_migrate_scanned": cc.total_migrate_scanned,
+                     "compact_free_scanned": cc.total_free_scanned}
+    assert delta["compact_migrate_scanned"] > 0
+    ends = [r[5] for r in tr.records if r[4] == "mm_compaction_end"]
+    assert len(ends) == 1 and ends[0]["status"] == "contended"

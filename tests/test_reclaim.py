@@ -700,3 +700,53 @@ def test_oom_kill_allocating_task_default_keeps_killing_the_allocator():
     assert len(res.oom_killed) == 1 and res.oom_killed[0].startswith("grower: out of memory")
     assert np.count_nonzero(node.state == FRAME_ANON) == 2500
     check_node(node)
+
+
+def test_out_of_memory_rules_before_a_kill():
+    """``out_of_memory``'s early exits and ``select_bad_process``'s abort, one by one:
+    a request without __GFP_FS kills nobody; a victim that has not exited yet stops the
+    search (no second kill in the same instant); a task that has not run is not chosen;
+    kernel threads never are; the kill cannot be caught as an allocation failure."""
+    from mmsim.mm.slowpath import (
+        OOM_NO_FS,
+        OOM_WAIT_VICTIM,
+        OOMKilled,
+        OutOfMemory,
+        out_of_memory,
+        select_bad_process,
+    )
+
+    node = small_node()
+    m = node.machine
+    m.sysctl.oom_kill_allocating_task = 0
+    sched = Scheduler(hz=250)
+    m.sched = sched
+
+    def user(n):
+        def fn():
+            a = AnonRegion(node, 4096, name=f"u{n}")
+            yield from a.touch(range(n))
+            yield Sleep(10**12)
+        return fn
+
+    big = sched.spawn(user(300), "big", pid=1)
+    small = sched.spawn(user(100), "small", pid=2)
+    kthread = sched.spawn(user(500), "kworker", pid=3, flags=0x00200000)
+    sched.run_until(MS)  # every fault done: the pages are mapped
+    late = sched.spawn(user(50), "late", pid=4)  # spawned, not run yet
+    assert select_bad_process(m) == (big, 300 + 1)  # 300 resident + 1 PTE page
+    assert out_of_memory(m, small, G.GFP_NOFS) == (OOM_NO_FS, 0)
+    m.sysctl.oom_kill_allocating_task = 1
+    assert out_of_memory(m, small, G.GFP_KERNEL) == (small, 0)
+    assert out_of_memory(m, kthread, G.GFP_KERNEL) == (big, 301)  # no mm: search instead
+    m.sysctl.oom_kill_allocating_task = 0
+    sched.kill(big, OOMKilled(0, G.GFP_KERNEL, 2, 301))
+    assert select_bad_process(m) == (OOM_WAIT_VICTIM, 0)
+    sched.run_until(MS)  # the victim runs and exits
+    assert not big.alive
+    assert select_bad_process(m) == (small, 101)
+    assert late.alive and not isinstance(OOMKilled(0, 0, 0, 0), OutOfMemory)
+    # a scheduler whose only user task has not run yet: nobody to choose
+    m.sched = Scheduler(hz=250)
+    m.sched.spawn(user(10), "unstarted", pid=5)
+    assert select_bad_process(m) == (None, 0)

@@ -1270,12 +1270,22 @@ def compact_zone(zone: Zone, cc: CompactControl) -> Gen:
             try:
                 yield Run(c)
             except BaseException:
-                # a fatal signal (the task was chosen by the OOM killer): the kernel
-                # would end the run as contended and release the unused targets
-                if cc.freepages:
-                    release_freepages(cc)
+                # a fatal signal (the task was chosen by the OOM killer): the kernel's
+                # next isolation step sees it and the run ends as contended
+                _compact_zone_out(zone, cc, COMPACT_CONTENDED, log)
                 raise
-    # out:
+    _compact_zone_out(zone, cc, ret, log)
+    if cc.cost_ns:
+        c, cc.cost_ns = cc.cost_ns, 0
+        yield Run(c)
+    return ret
+
+
+def _compact_zone_out(zone: Zone, cc: CompactControl, ret: int, log: dict) -> None:
+    """``compact_zone``'s ``out:`` label: unused targets back (and the cached free
+    position moved up to them), the scan counts, ``mm_compaction_end``."""
+    machine = zone.node.machine
+    sched = machine.sched
     if cc.freepages:
         free_pfn = release_freepages(cc)
         free_pfn = pageblock_start_pfn(free_pfn)
@@ -1286,10 +1296,6 @@ def compact_zone(zone: Zone, cc: CompactControl) -> Gen:
     _trace_begin_end(zone, cc, "mm_compaction_end", ret)
     log["end"] = sched.now_ns if sched else 0
     log["result"] = compact_result_names[ret]
-    if cc.cost_ns:
-        c, cc.cost_ns = cc.cost_ns, 0
-        yield Run(c)
-    return ret
 
 
 def _trace_begin_end(zone: Zone, cc: CompactControl, event: str, status: int | None) -> None:

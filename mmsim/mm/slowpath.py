@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mmsim.kthread import PF_MEMALLOC, Run
+from mmsim.kthread import PF_MEMALLOC, Run, Sleep
 from mmsim.mm import gfp as G
 from mmsim.mm.mmzone import MAX_ORDER, PAGE_ALLOC_COSTLY_ORDER, WMARK_MIN
 from mmsim.mm.page_alloc import (
@@ -84,16 +84,29 @@ class OutOfMemory(Exception):
         self.nr_pages = nr_pages
 
 
-class OOMKilled(OutOfMemory):
+class OOMKilled(BaseException):
     """Raised inside the victim when another task's allocation made the OOM killer
-    choose it (``vm.oom_kill_allocating_task = 0``): the victim's ``SIGKILL``."""
+    choose it: the victim's ``SIGKILL``.
 
-    def __init__(self, order: int, gfp: int, nr_pages: int, by_pid: int, points: int):
-        super().__init__(order, gfp, nr_pages)
-        self.args = (f"killed by the OOM killer (oom_badness {points}) for pid {by_pid}'s "
-                     f"allocation: order {order}, gfp {G.show_gfp_flags(gfp)}",)
+    A ``BaseException``, like ``GeneratorExit``: code that catches ``Exception``
+    or :class:`OutOfMemory` to go on after a failed allocation cannot catch a
+    kill; the simulation's task wrapper records it and frees the task's memory.
+    """
+
+    def __init__(self, order: int, gfp: int, by_pid: int, points: int):
+        super().__init__(f"killed by the OOM killer (oom_badness {points}) for pid {by_pid}'s "
+                         f"allocation: order {order}, gfp {G.show_gfp_flags(gfp)}")
+        self.order = order
+        self.gfp = gfp
         self.by_pid = by_pid
         self.points = points
+
+
+#: what :func:`out_of_memory` returns instead of a victim when it kills nothing but
+#: says "progress" (the allocation retries): a victim is still exiting, or the
+#: request has no ``__GFP_FS``
+OOM_WAIT_VICTIM = "wait for the victim"
+OOM_NO_FS = "no __GFP_FS"
 
 
 def oom_badness(machine: Any, task: Any) -> int:
@@ -103,7 +116,9 @@ def oom_badness(machine: Any, task: Any) -> int:
     https://elixir.bootlin.com/linux/v5.0/ident/oom_badness
 
     Resident pages + swap entries + page-table pages of the task's ``mm`` (here:
-    the anonymous regions it created), at least 1 for any user task.
+    the anonymous regions it created, and the pages an allocation in progress
+    already holds - the kernel maps a fault's pages one by one, mmsim a batch at
+    its end), at least 1 for any user task.
 
     Simplifications: ``oom_score_adj`` is always 0; page tables are counted as
     one PTE page per 512-page stretch of a region with a page present or in
@@ -112,7 +127,8 @@ def oom_badness(machine: Any, task: Any) -> int:
     """
     from mmsim.mm.filemap import AnonRegion
 
-    points = 0
+    inflight = task.alloc_inflight
+    points = inflight if inflight.__class__ is int else inflight.got << inflight.order
     for m in machine.mappings:
         if isinstance(m, AnonRegion) and m.owner_task is task:
             used = (m.pfn >= 0) | m.swapped
@@ -130,24 +146,63 @@ def select_bad_process(machine: Any) -> tuple[Any, int]:
     https://elixir.bootlin.com/linux/v5.0/ident/select_bad_process
 
     Tasks are looked at in creation order (``for_each_process``); kernel threads
-    are never chosen; a tie keeps the task found first. Returns ``(task,
-    points)``, or ``(None, 0)`` when there is no user task.
+    are never chosen; a tie keeps the task found first. A victim that has not
+    exited yet aborts the search (:data:`OOM_WAIT_VICTIM`: the allocation
+    retries and kills nobody else). Returns ``(task, points)``, or ``(None, 0)``
+    when there is no user task.
 
-    Simplifications: earlier victims are dead at once and their memory was
-    freed (what the OOM reaper does), so there is no victim still exiting to
-    wait for; no cpuset/mempolicy constraint; no preference for children.
+    Simplifications: a victim's memory is freed at once (what the OOM reaper
+    does) and it exits at its next step; a task that has not run yet has no
+    memory and is not chosen; no cpuset/mempolicy constraint; no preference for
+    children.
     """
+    import inspect
+
     from mmsim.kthread import PF_KTHREAD
 
     chosen, chosen_points = None, 0
     sched = machine.sched
     for t in sched.tasks if sched is not None else ():
-        if not t.alive or t.flags & PF_KTHREAD or t.pending_exc is not None:
+        if not t.alive or t.flags & PF_KTHREAD:
+            continue
+        if t.pending_exc is not None:
+            return OOM_WAIT_VICTIM, 0
+        if t.gen is None or inspect.getgeneratorstate(t.gen) == inspect.GEN_CREATED:
             continue
         points = oom_badness(machine, t)
         if points > chosen_points:
             chosen, chosen_points = t, points
     return chosen, chosen_points
+
+
+def out_of_memory(machine: Any, task: Any, gfp: int) -> tuple[Any, int]:
+    """Whom the OOM killer kills for ``task``'s failed allocation (``out_of_memory``).
+
+    Kernel source: mm/oom_kill.c ``out_of_memory``,
+    https://elixir.bootlin.com/linux/v5.0/ident/out_of_memory
+
+    In v5.0's order: a request without ``__GFP_FS`` kills nobody
+    (:data:`OOM_NO_FS`: "the OOM killer does not compensate for IO-less
+    reclaim"; the allocation retries); with ``vm.oom_kill_allocating_task`` set,
+    a user task that allocates is the victim; otherwise
+    :func:`select_bad_process`. Returns ``(victim or OOM_*, points)``.
+
+    Simplifications: outside a simulation (no task) and when there is nothing to
+    kill (v5.0 panics: "System is deadlocked on memory") the allocating side
+    fails instead.
+    """
+    from mmsim.kthread import PF_KTHREAD
+
+    if task is None:
+        return None, 0
+    if not gfp & G.__GFP_FS:
+        return OOM_NO_FS, 0
+    if machine.sysctl.oom_kill_allocating_task and not task.flags & PF_KTHREAD:
+        return task, 0
+    victim, points = select_bad_process(machine)
+    if victim is None:
+        return task, 0
+    return victim, points
 
 
 def gfp_to_alloc_flags(gfp: int, task_flags: int = 0) -> int:
@@ -273,17 +328,26 @@ def alloc_pages_task(node: Node, nr: int, gfp: int | str, *, order: int = 0,
         first = _take(node, nr, order, gfp, kind, fast_path_alloc_flags(gfp, ac.migratetype))
         if first.size == nr:
             if nr:
+                cur = machine.sched.current if machine.sched is not None else None
+                if cur is not None:
+                    cur.alloc_inflight = nr << order
                 try:
                     yield Run(nr * machine.cost.alloc_page_ns)
                 except OOMKilled:  # killed meanwhile: the pages go back
                     _give_back(node, first, order)
                     raise
+                finally:
+                    if cur is not None:
+                        cur.alloc_inflight = 0
             return first
         if first.size:
             grab.parts.append(first)
             grab.got += int(first.size)
     else:
         take(fast_path_alloc_flags(gfp, ac.migratetype))
+    cur = machine.sched.current if machine.sched is not None else None
+    if cur is not None:
+        cur.alloc_inflight = grab  # oom_badness counts what the request holds so far
     try:
         return (yield from _alloc_slow(node, nr, gfp, order, ac, grab))
     except OOMKilled:  # killed by the OOM killer while in here: what it holds goes back
@@ -291,6 +355,9 @@ def alloc_pages_task(node: Node, nr: int, gfp: int | str, *, order: int = 0,
             _give_back(node, p, order)
         grab.parts.clear()
         raise
+    finally:
+        if cur is not None:
+            cur.alloc_inflight = 0
 
 
 def _alloc_slow(node: Node, nr: int, gfp: int, order: int, ac: Any, grab: Any) -> Gen:
@@ -373,13 +440,13 @@ def _alloc_slow(node: Node, nr: int, gfp: int, order: int, ac: Any, grab: Any) -
                 break
             if costly or gfp & G.__GFP_RETRY_MAYFAIL or ac.high_zoneidx < 2:
                 break  # no OOM kill for these: the allocation just fails
-            # out_of_memory: kill the allocating task (oom_kill_allocating_task) or the
-            # task with the highest oom_badness
-            victim, points = task, 0
-            if not machine.sysctl.oom_kill_allocating_task and task is not None:
-                victim, points = select_bad_process(machine)
-                if victim is None:
-                    victim = task
+            victim, points = out_of_memory(machine, task, gfp)
+            if victim is OOM_WAIT_VICTIM or victim is OOM_NO_FS:
+                # did_some_progress = 1 with nobody killed: retry, after the victim has
+                # had its turn to exit (or, for IO-less requests, a jiffy later)
+                no_progress_loops = 0
+                yield Sleep(0 if victim is OOM_WAIT_VICTIM else sched.jiffies_to_ns(1))
+                continue
             machine.vm_events["oom_kill"] += 1
             tr = machine.tracer
             if tr is not None:
@@ -387,8 +454,7 @@ def _alloc_slow(node: Node, nr: int, gfp: int, order: int, ac: Any, grab: Any) -
             if victim is not task:
                 # SIGKILL to the victim, whose memory the OOM reaper frees at once;
                 # did_some_progress = 1: this allocation goes back to retry
-                _oom_kill_other(machine, victim, OOMKilled(order, gfp, nr - grab.got,
-                                                           task.pid, points))
+                _oom_kill_other(machine, victim, OOMKilled(order, gfp, task.pid, points))
                 no_progress_loops = 0
                 continue
             for p in grab.parts:  # the victim's partial allocation is given back

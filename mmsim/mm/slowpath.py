@@ -328,17 +328,17 @@ def alloc_pages_task(node: Node, nr: int, gfp: int | str, *, order: int = 0,
         first = _take(node, nr, order, gfp, kind, fast_path_alloc_flags(gfp, ac.migratetype))
         if first.size == nr:
             if nr:
-                cur = machine.sched.current if machine.sched is not None else None
-                if cur is not None:
+                sched = machine.sched
+                cur = sched.current if sched is not None else None
+                if cur is not None:  # oom_badness counts the pages held over the yield
                     cur.alloc_inflight = nr << order
                 try:
                     yield Run(nr * machine.cost.alloc_page_ns)
                 except OOMKilled:  # killed meanwhile: the pages go back
                     _give_back(node, first, order)
                     raise
-                finally:
-                    if cur is not None:
-                        cur.alloc_inflight = 0
+                if cur is not None:
+                    cur.alloc_inflight = 0
             return first
         if first.size:
             grab.parts.append(first)

@@ -488,7 +488,7 @@ def _skip_cover(node: Node, lo: int, hi: int) -> np.ndarray:
     ends = []
     for arr in (node.buddy_order, node.head_order):
         seg = arr[lo - base:hi - base]
-        heads = np.flatnonzero((seg != NOT_BUDDY) & (seg > 0))
+        heads = ((seg != NOT_BUDDY) & (seg > 0)).nonzero()[0]
         if heads.size:
             starts.append(heads + 1)
             ends.append(np.minimum(heads + (np.int64(1) << seg[heads].astype(np.int64)), n))
@@ -538,7 +538,7 @@ def isolate_migratepages_block(cc: CompactControl, low_pfn: int, end_pfn: int) -
             continue
         else:
             stop = win
-        took = np.flatnonzero(ok[:stop]) + lo
+        took = ok[:stop].nonzero()[0] + lo
         nr_scanned = int(np.count_nonzero(visited[:stop]))
         # the last visited frame may head a free block reaching past the end
         low_pfn = lo + stop
@@ -563,7 +563,7 @@ def isolate_migratepages_block(cc: CompactControl, low_pfn: int, end_pfn: int) -
         cc.nr_migratepages += nr_isolated
         _node_isolated(node, nr_isolated)
     if low_pfn == end_pfn:
-        valid = np.flatnonzero(node.state[lo - base:hi - base] != FRAME_HOLE)
+        valid = (node.state[lo - base:hi - base] != FRAME_HOLE).nonzero()[0]
         first_valid = lo + int(valid[0]) if valid.size else None
         update_pageblock_skip(cc, first_valid, nr_isolated, True)
     tr = node.machine.tracer
@@ -614,7 +614,7 @@ def _skip_on_failure_scan(cc: CompactControl, lo: int, hi: int, visited: np.ndar
     """
     node = cc.zone.node
     base = node.node_start_pfn
-    e_pos = np.flatnonzero(visited)
+    e_pos = visited.nonzero()[0]
     m = int(e_pos.size)
     if not m:
         return _EMPTY, hi, 0, _EMPTY
@@ -622,7 +622,7 @@ def _skip_on_failure_scan(cc: CompactControl, lo: int, hi: int, visited: np.ndar
     e_buddy = node.buddy_order[lo - base + e_pos] != NOT_BUDDY
     e_fail = ~e_ok & ~e_buddy
     e_chunk = (e_pos + lo) >> cc.order
-    starts = np.flatnonzero(np.concatenate(([True], e_chunk[1:] != e_chunk[:-1])))
+    starts = (np.concatenate(([True], e_chunk[1:] != e_chunk[:-1]))).nonzero()[0]
     ends = np.append(starts[1:], m)
     idx = np.arange(m)
     first_fail = np.minimum.reduceat(np.where(e_fail, idx, m), starts)
@@ -632,19 +632,19 @@ def _skip_on_failure_scan(cc: CompactControl, lo: int, hi: int, visited: np.ndar
     ok_before = ok_cum[limit] - ok_cum[starts]
     kept = (ok_before >= want) | (~has_fail & (ok_before > 0))
     scanned_len = np.where(has_fail, first_fail + 1, ends) - starts
-    k_all = np.flatnonzero(kept)
+    k_all = kept.nonzero()[0]
     nchunks = int(starts.size) if not k_all.size else int(k_all[0])
     # chunks before the kept one: isolated pages before a failure are put back
     # (putback_movable_pages walks cc->migratepages from its head: newest first)
     pb = [e_pos[starts[j]:limit[j]][e_ok[starts[j]:limit[j]]][::-1]
-          for j in np.flatnonzero(has_fail[:nchunks] & (ok_before[:nchunks] > 0)).tolist()]
+          for j in (has_fail[:nchunks] & (ok_before[:nchunks] > 0)).nonzero()[0].tolist()]
     putback = np.concatenate(pb) + lo if pb else _EMPTY
     nr_scanned = int(scanned_len[:nchunks].sum())
     if not k_all.size:
         return _EMPTY, hi, nr_scanned, putback
     k = nchunks
     s, t = int(starts[k]), int(limit[k])
-    oks = np.flatnonzero(e_ok[s:t]) + s
+    oks = e_ok[s:t].nonzero()[0] + s
     if ok_before[k] >= want:
         q = int(oks[want - 1])
         took = e_pos[oks[:want]] + lo
@@ -859,8 +859,8 @@ def isolate_freepages_block(cc: CompactControl, start_pfn: int, end_pfn: int) ->
     if _FAST_PATHS and not node._head_order[lo:hi].translate(None, _NO_TAILS):
         comp = _EMPTY  # no compound page heads here
     else:
-        comp = np.flatnonzero((ho_seg != NOT_BUDDY) & (ho_seg > 0))
-    heads = np.flatnonzero(bo_seg != NOT_BUDDY)
+        comp = ((ho_seg != NOT_BUDDY) & (ho_seg > 0)).nonzero()[0]
+    heads = (bo_seg != NOT_BUDDY).nonzero()[0]
     if comp.size:  # free blocks can't sit inside a compound page; keep order of the walk
         heads = heads[~_inside(comp, ho_seg[comp], heads)]
     n = hi - lo
@@ -906,7 +906,7 @@ def isolate_freepages_block(cc: CompactControl, start_pfn: int, end_pfn: int) ->
     pfn = start_pfn + walked
     valid_page = None
     if walked == n:  # only then is the skip hint updated
-        valid = np.flatnonzero(node.state[lo:hi] != FRAME_HOLE)
+        valid = (node.state[lo:hi] != FRAME_HOLE).nonzero()[0]
         valid_page = start_pfn + int(valid[0]) if valid.size else None
     if isolated_blocks:  # the walk with watermark checks: mark what it took
         st = node._state

@@ -122,8 +122,11 @@ def oom_badness(machine: Any, task: Any) -> int:
 
     Simplifications: ``oom_score_adj`` is always 0; page tables are counted as
     one PTE page per 512-page stretch of a region with a page present or in
-    swap (no upper levels); page cache read with ``read()`` is not in any
-    task's RSS (as in the kernel: it is not mapped).
+    swap (no upper levels), and they go away with the pages (the kernel keeps
+    them until ``munmap``); page cache read with ``read()`` is not in any task's
+    RSS (as in the kernel: it is not mapped), but neither are the pages of a
+    mapped file (``FileMapping(mapped=True)``), which the kernel counts in
+    ``MM_FILEPAGES``.
     """
     from mmsim.mm.filemap import AnonRegion
 

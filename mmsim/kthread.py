@@ -130,8 +130,10 @@ class Task:
         self.waitqueues: set[WaitQueue] = set()
         #: raised inside the task at its next resumption (a fatal signal: :meth:`Scheduler.kill`)
         self.pending_exc: BaseException | None = None
-        #: pages an allocation in progress holds (taken, not yet mapped): its RSS so far
-        self.alloc_inflight = 0
+        #: what an allocation in progress holds (taken, not yet mapped), for oom_badness:
+        #: a page count over the fast path's one yield, or the slow path's request object
+        #: (whose ``got`` grows as it retries)
+        self.alloc_inflight: Any = 0
 
     @property
     def alive(self) -> bool:

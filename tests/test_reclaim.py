@@ -636,18 +636,13 @@ def test_oom_victim_frees_its_partial_allocation():
     assert zone.nr_free_pages >= 196
 
 
-def test_oom_badness_picks_the_biggest_task_when_not_killing_the_allocator():
-    """``vm.oom_kill_allocating_task = 0`` (the kernel's default): the OOM killer kills the
-    task with the highest ``oom_badness`` - here a sleeping hog - and the allocation that
-    ran out retries and succeeds with the memory the kill gave back.
-
-    16 MiB node (4096 pages, no swap: anonymous memory cannot be reclaimed). The hog
-    touches 2500 pages and sleeps; at 0.1 s the grower asks for 1500 more. Badness: the
-    hog 2500 resident + 5 PTE pages (2500 pages span five 512-page stretches) = 2505; the
-    grower, with nothing yet, 1.
-    """
+def _hog_and_grower(oom_kill_allocating_task: int | None):
+    """16 MiB node without swap: "hog" touches 2500 anonymous pages and sleeps; at 0.1 s
+    "grower" asks for 1500 more (``sim.grown``: its resident pages if it finishes).
+    ``None`` keeps mmsim's default setting. Returns ``(node, sim, result)`` after 1 s."""
     node = small_node()
-    node.machine.sysctl.oom_kill_allocating_task = 0
+    if oom_kill_allocating_task is not None:
+        node.machine.sysctl.oom_kill_allocating_task = oom_kill_allocating_task
 
     def hog(sim):
         a = AnonRegion(sim.node, 4096, name="hog")
@@ -662,7 +657,20 @@ def test_oom_badness_picks_the_biggest_task_when_not_killing_the_allocator():
 
     sim = Simulation(node, [Script(fn=hog, name="hog"), Script(fn=grower, name="grower")],
                      seed=0, cost=ZERO_COST)
-    res = sim.run(1.0)
+    return node, sim, sim.run(1.0)
+
+
+def test_oom_badness_picks_the_biggest_task_when_not_killing_the_allocator():
+    """``vm.oom_kill_allocating_task = 0`` (the kernel's default): the OOM killer kills the
+    task with the highest ``oom_badness`` - here a sleeping hog - and the allocation that
+    ran out retries and succeeds with the memory the kill gave back.
+
+    16 MiB node (4096 pages, no swap: anonymous memory cannot be reclaimed). The hog
+    touches 2500 pages and sleeps; at 0.1 s the grower asks for 1500 more. Badness: the
+    hog 2500 resident + 5 PTE pages (2500 pages span five 512-page stretches) = 2505; the
+    grower, with nothing yet, 1.
+    """
+    node, sim, res = _hog_and_grower(oom_kill_allocating_task=0)
     assert sim.grown == 1500
     assert res.oom_killed == [
         "hog: killed by the OOM killer (oom_badness 2505) for pid 1001's allocation: "
@@ -681,22 +689,8 @@ def test_oom_badness_picks_the_biggest_task_when_not_killing_the_allocator():
 
 def test_oom_kill_allocating_task_default_keeps_killing_the_allocator():
     """mmsim's default (1): the same run kills the grower, whose allocation failed."""
-    node = small_node()
+    node, _sim, res = _hog_and_grower(oom_kill_allocating_task=None)
     assert node.machine.sysctl.oom_kill_allocating_task == 1
-
-    def hog(sim):
-        a = AnonRegion(sim.node, 4096, name="hog")
-        yield from a.touch(range(2500))
-        yield Sleep(10 * 1000 * MS)
-
-    def grower(sim):
-        yield Sleep(100 * MS)
-        b = AnonRegion(sim.node, 4096, name="grower")
-        yield from b.touch(range(1500))
-
-    sim = Simulation(node, [Script(fn=hog, name="hog"), Script(fn=grower, name="grower")],
-                     seed=0, cost=ZERO_COST)
-    res = sim.run(1.0)
     assert len(res.oom_killed) == 1 and res.oom_killed[0].startswith("grower: out of memory")
     assert np.count_nonzero(node.state == FRAME_ANON) == 2500
     check_node(node)

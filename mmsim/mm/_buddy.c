@@ -442,6 +442,17 @@ plus(PyObject *old, long delta)
     return r;
 }
 
+/* obj.name = nv, consuming the new reference nv (NULL: an error already set) */
+static int
+set_attr_new(PyObject *obj, const char *name, PyObject *nv)
+{
+    if (nv == NULL)
+        return -1;
+    int rc = PyObject_SetAttrString(obj, name, nv);
+    Py_DECREF(nv);
+    return rc;
+}
+
 static int
 add_attr(PyObject *obj, const char *name, long delta)
 {
@@ -452,22 +463,13 @@ add_attr(PyObject *obj, const char *name, long delta)
         return -1;
     PyObject *nv = plus(old, delta);
     Py_DECREF(old);
-    if (nv == NULL)
-        return -1;
-    int rc = PyObject_SetAttrString(obj, name, nv);
-    Py_DECREF(nv);
-    return rc;
+    return set_attr_new(obj, name, nv);
 }
 
 static int
 set_attr_long(PyObject *obj, const char *name, long v)
 {
-    PyObject *nv = PyLong_FromLong(v);
-    if (nv == NULL)
-        return -1;
-    int rc = PyObject_SetAttrString(obj, name, nv);
-    Py_DECREF(nv);
-    return rc;
+    return set_attr_new(obj, name, PyLong_FromLong(v));
 }
 
 static int
